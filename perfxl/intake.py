@@ -1,0 +1,156 @@
+"""Find the returned files in a folder, tell their format by content, guard against hostile ones.
+
+Nothing here opens a file for writing. Format is decided by the bytes, never by the extension
+(units rename .xls to .xlsx, export HTML as "Excel", send WPS .et files).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+SPREADSHEET_EXTS = frozenset({".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".et", ".ett", ".xltx"})
+PARTIAL_EXTS = frozenset({".crdownload", ".part", ".download", ".tmp", ".partial"})
+SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", ".ds_store"})
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Safety limits of spec §7; options may raise them."""
+
+    file_bytes: int = 50 * MIB
+    uncompressed_bytes: int = 1024 * MIB
+    ratio: int = 100
+    ratio_member_bytes: int = 10 * MIB
+    members: int = 10_000
+    rows: int = 10_000
+    cols: int = 200
+    seconds: float = 30.0
+    memory_bytes: int = 2048 * MIB
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One file found in the input folder."""
+
+    path: Path
+    rel: str  # POSIX path relative to the input folder
+    ignore: str | None = None  # why it is not a submission (None: process it)
+    companion: bool = False  # a non-spreadsheet file (not-a-spreadsheet)
+
+
+def _ignore_reason(name: str) -> tuple[str | None, bool]:
+    lower = name.lower()
+    ext = os.path.splitext(lower)[1]
+    if name.startswith("~$"):
+        return "Excel/WPS 打开文件时产生的临时锁定文件", False
+    if name.startswith(".~lock.") and name.endswith("#"):
+        return "LibreOffice 打开文件时产生的临时锁定文件", False
+    if name.startswith("._"):
+        return "macOS 生成的附属文件", False
+    if lower in SYSTEM_FILES:
+        return "系统生成的文件", False
+    if name.startswith("."):
+        return "隐藏文件", False
+    if ext in PARTIAL_EXTS:
+        return "未下载完成的文件", False
+    if ext not in SPREADSHEET_EXTS:
+        return "不是电子表格文件", True
+    return None, False
+
+
+def discover(folder: Path) -> list[Candidate]:
+    """Every file below `folder`, recursively, sorted by relative path (code-point order)."""
+    out: list[Candidate] = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files:
+            path = Path(root) / name
+            rel = path.relative_to(folder).as_posix()
+            reason, companion = _ignore_reason(name)
+            out.append(Candidate(path, rel, reason, companion))
+    # hidden folders are skipped above; list nothing inside them
+    return sorted(out, key=lambda c: c.rel)
+
+
+class Unreadable(Exception):
+    """A file that cannot be read; `code` is the finding code, the message says what to do."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+RESAVE = "请用 Excel/WPS 打开后另存为 .xlsx 再报送"
+
+
+def _sniff_zip(data: bytes, limits: Limits) -> str:
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise Unreadable("file-unreadable", f"文件已损坏或不完整（压缩包无法打开），{RESAVE}") from exc
+    if len(infos) > limits.members:
+        raise Unreadable("file-unsafe", f"文件包含 {len(infos)} 个部件，超过安全上限 {limits.members}")
+    total = sum(i.file_size for i in infos)
+    if total > limits.uncompressed_bytes:
+        raise Unreadable("file-unsafe", f"文件解压后共 {total // MIB} MiB，超过安全上限 "
+                         f"{limits.uncompressed_bytes // MIB} MiB，疑似压缩炸弹")
+    for info in infos:
+        if info.file_size > limits.ratio_member_bytes and info.file_size > limits.ratio * max(info.compress_size, 1):
+            raise Unreadable("file-unsafe", f"文件部件 {info.filename} 的压缩比超过 {limits.ratio}:1，疑似压缩炸弹")
+    names = {i.filename for i in infos}
+    if "mimetype" in names:
+        if zf.read("mimetype").startswith(b"application/vnd.oasis.opendocument.spreadsheet"):
+            return "ods"
+        raise Unreadable("file-unreadable", f"这是 OpenDocument 文档而不是电子表格，{RESAVE}")
+    if "xl/workbook.xml" in names:
+        return "xlsm" if "xl/vbaProject.bin" in names else "xlsx"
+    if "xl/workbook.bin" in names:
+        return "xlsb"
+    if "word/document.xml" in names:
+        raise Unreadable("file-unreadable", "这是 Word 文档而不是 Excel 工作簿，请报送填好的 Excel 模板")
+    raise Unreadable("file-unreadable", f"这是压缩包而不是 Excel 工作簿，请解压后放入或{RESAVE}")
+
+
+def _sniff_ole(data: bytes) -> str:
+    import msoffcrypto  # lazy: only OLE2 files need it
+
+    try:
+        office = msoffcrypto.OfficeFile(io.BytesIO(data))
+        encrypted = office.is_encrypted()
+    except Exception as exc:  # msoffcrypto raises many types on foreign OLE2 files
+        if b"E\x00n\x00c\x00r\x00y\x00p\x00t\x00e\x00d\x00P\x00a\x00c\x00k\x00a\x00g\x00e" in data[:65536]:
+            encrypted = True
+        else:
+            raise Unreadable("file-unreadable", f"无法识别的旧版 Office 文件，{RESAVE}") from exc
+    if encrypted:
+        raise Unreadable("file-encrypted", "文件设置了打开密码，无法读取；请在 Excel/WPS 中取消密码"
+                         "（文件 → 信息 → 保护工作簿 → 用密码进行加密，清空密码）后重新报送")
+    return "xls"
+
+
+def sniff(data: bytes, limits: Limits = Limits()) -> str:
+    """The spreadsheet format of some bytes: xlsx, xlsm, xlsb, ods or xls; else Unreadable."""
+    if len(data) == 0:
+        raise Unreadable("file-unreadable", "文件为空（0 字节），请重新报送")
+    if len(data) > limits.file_bytes:
+        raise Unreadable("file-unsafe", f"文件大小 {len(data) // MIB} MiB 超过安全上限 {limits.file_bytes // MIB} MiB")
+    if data.startswith(b"PK"):
+        return _sniff_zip(data, limits)
+    if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return _sniff_ole(data)
+    head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<table", b"<meta")) or b"<html" in head[:512]:
+        raise Unreadable("file-unreadable", f"这是网页（HTML）文件，只是扩展名为表格，{RESAVE}")
+    if head.startswith(b"<?xml"):
+        raise Unreadable("file-unreadable", f"这是 XML 文件（可能是“XML 电子表格”格式），{RESAVE}")
+    if head.startswith(b"%pdf"):
+        raise Unreadable("file-unreadable", "这是 PDF 文件，请报送 Excel 模板本身")
+    raise Unreadable("file-unreadable", f"文件不是可识别的电子表格（可能是文本、CSV 或已损坏），{RESAVE}")

@@ -1,0 +1,143 @@
+"""The values that flow between stages: what was read, what was scored, what a file became."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from perfxl.findings import Finding, Severity
+
+BASIC_SHEET = "基础数据表"
+SCORE_SHEET = "评分表"
+GUIDE_SHEET = "填报说明"
+META_SHEET = "_meta"
+
+#: results.json status -> 汇总 状态 (spec §8)
+STATUS_LABELS = {
+    "reviewed": "已审核",
+    "error": "有错误",
+    "unreadable": "无法读取",
+    "duplicate": "重复已忽略",
+    "ignored": "已忽略",
+}
+MISMATCH_CODES = frozenset({"not-a-template", "template-mismatch"})
+UNREADABLE_CODES = frozenset({"file-unreadable", "file-encrypted", "file-unsafe"}) | MISMATCH_CODES
+
+
+@dataclass
+class FieldValue:
+    """One field as found in a file: where, what was typed, what it means."""
+
+    key: str
+    value: object = None  # normalised; None = blank or unusable
+    raw: object = None
+    sheet: str | None = None
+    cell: str | None = None  # None when the row was not found
+    error: bool = False  # an error-level finding concerns the value
+
+    @property
+    def blank(self) -> bool:
+        return self.value is None and not self.error
+
+    @property
+    def found(self) -> bool:
+        return self.cell is not None
+
+
+@dataclass
+class ScoreRow:
+    """One indicator row of 评分表."""
+
+    code: str
+    row: int | None = None  # 1-based sheet row
+    weight: FieldValue = field(default_factory=lambda: FieldValue("weight"))
+    score: FieldValue = field(default_factory=lambda: FieldValue("score"))
+    note: FieldValue = field(default_factory=lambda: FieldValue("note"))
+
+
+@dataclass
+class Submission:
+    """Everything read from one returned workbook, before any judgement."""
+
+    file: str
+    format: str = "xlsx"
+    meta: dict[str, str] | None = None
+    fields: dict[str, FieldValue] = field(default_factory=dict)
+    rows: dict[str, ScoreRow] = field(default_factory=dict)
+    self_total: FieldValue = field(default_factory=lambda: FieldValue("score_total"))
+    self_grade: FieldValue = field(default_factory=lambda: FieldValue("grade_self"))
+    basic_sheet: str | None = None
+    score_sheet: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+    def value(self, key: str) -> object:
+        fv = self.fields.get(key)
+        return fv.value if fv else None
+
+    @property
+    def unit_code(self) -> str | None:
+        code = self.value("unit_code")
+        if self.meta and self.meta.get("unit_code"):
+            return self.meta["unit_code"]
+        return code if isinstance(code, str) else None
+
+
+@dataclass
+class IndicatorResult:
+    """One indicator, scored."""
+
+    code: str
+    value: Decimal | int | None = None
+    self_score: Decimal | None = None
+    reviewed_score: Decimal | None = None
+    applicable: bool | None = True  # False: 不适用; None: 无法计算
+    reason: str | None = None  # None, "blank", "zero-denominator", "input-error"
+    manual: bool = False
+    adjusted: bool = False
+    note: str | None = None  # the unit's 自评说明
+
+
+@dataclass
+class FileResult:
+    """What one file became: the row of 汇总, the entry of results.json, a report."""
+
+    file: str
+    status: str = "reviewed"
+    unit_code: str | None = None
+    unit_name: str | None = None
+    department: str | None = None
+    fields: dict[str, object] = field(default_factory=dict)
+    indicators: list[IndicatorResult] = field(default_factory=list)
+    self_total: Decimal | None = None
+    reviewed_total: Decimal | None = None
+    self_grade: str | None = None
+    reviewed_grade: str | None = None
+    rescaled: bool = False
+    findings: list[Finding] = field(default_factory=list)
+    #: where each field was read (key -> "sheet!cell"), for reports and feedback
+    cells: dict[str, tuple[str, str]] = field(default_factory=dict)
+    format: str | None = None
+    sha256: str | None = None
+    modified: str | None = None  # docProps/core.xml dcterms:modified, for duplicates
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for f in self.findings if f.severity is severity)
+
+    @property
+    def errors(self) -> int:
+        return self.count(Severity.ERROR)
+
+    @property
+    def warnings(self) -> int:
+        return self.count(Severity.WARNING)
+
+    @property
+    def scored(self) -> bool:
+        return self.status in ("reviewed", "error")
+
+    @property
+    def status_label(self) -> str:
+        """汇总's 状态: `unreadable` splits into 无法读取 and 模板不符."""
+        if self.status == "unreadable" and any(f.code in MISMATCH_CODES for f in self.findings):
+            return "模板不符"
+        return STATUS_LABELS[self.status]

@@ -1,0 +1,206 @@
+"""run_batch(folder, options) -> BatchResult: read, score and check every file. No printing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from perfxl.checks import Context, run_checks, template_findings
+from perfxl.findings import SEVERITY_ORDER, Finding
+from perfxl.intake import Candidate, Limits, Unreadable, discover, sniff
+from perfxl.model import UNREADABLE_CODES, FileResult, Submission
+from perfxl.rubric import Rubric
+from perfxl.scoring import Adjustment, score
+from perfxl.workbook import enough_fields, read_submission
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything a batch depends on besides its files."""
+
+    rubric: Rubric
+    year: int
+    deadline: dt.date
+    #: unit code -> indicator code -> the bureau's adjustment
+    adjustments: dict[str, dict[str, Adjustment]] = field(default_factory=dict)
+    limits: Limits = Limits()
+
+    @classmethod
+    def for_rubric(cls, rubric: Rubric, year: int | None = None, deadline: dt.date | None = None,
+                   **kw) -> Options:
+        y = year if year is not None else rubric.year
+        return cls(rubric, y, deadline or rubric.deadline(y), **kw)
+
+
+@dataclass
+class BatchResult:
+    rubric: Rubric
+    year: int
+    deadline: dt.date
+    files: list[FileResult] = field(default_factory=list)
+    not_submitted: list[dict[str, str | None]] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def all_findings(self) -> list[Finding]:
+        return [f for r in self.files for f in r.findings] + self.findings
+
+
+def _sorted(findings: Iterable[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: SEVERITY_ORDER[f.severity])
+
+
+def _status(findings: list[Finding]) -> str:
+    if any(f.code in UNREADABLE_CODES for f in findings):
+        return "unreadable"
+    if any(f.severity.value == "error" for f in findings):
+        return "error"
+    return "reviewed"
+
+
+def _field_values(sub: Submission) -> dict[str, object]:
+    return {k: fv.value for k, fv in sub.fields.items()}
+
+
+def _unreadable(rel: str, code: str, message: str, **kw) -> FileResult:
+    return FileResult(file=rel, status="unreadable", findings=[Finding(code, message, file=rel)], **kw)
+
+
+def evaluate(sub: Submission, options: Options, rel: str) -> FileResult:
+    """Score and check a Submission that was read."""
+    rubric = options.rubric
+    meta_findings = template_findings(sub, rubric)
+    result = FileResult(file=rel, format=sub.format)
+    result.unit_code = sub.unit_code
+    result.unit_name = sub.value("unit_name")  # type: ignore[assignment]
+    result.department = sub.value("department")  # type: ignore[assignment]
+    if any(f.code == "template-mismatch" for f in meta_findings):
+        result.status = "unreadable"
+        result.findings = [f.located(rel, result.unit_code) for f in meta_findings]
+        return result
+    if (sub.basic_sheet is None and sub.score_sheet is None) or not enough_fields(sub):
+        result.status = "unreadable"
+        result.findings = [Finding("not-a-template",
+                                   "未找到“基础数据表”和“评分表”，或必填项不足一半：该文件不是本次下发的"
+                                   "自评模板，请使用下发的模板填报", file=rel)]
+        return result
+    adjustments = options.adjustments.get(result.unit_code or "", {})
+    scored = score(sub, rubric, options.deadline, adjustments)
+    ctx = Context(sub, scored, rubric, options.year, options.deadline)
+    findings = [*sub.findings, *meta_findings, *scored.findings, *run_checks(ctx)]
+    result.findings = [f.located(rel, result.unit_code) for f in _sorted(findings)]
+    result.status = _status(result.findings)
+    result.fields = _field_values(sub)
+    result.cells = {k: (fv.sheet, fv.cell) for k, fv in sub.fields.items() if fv.cell}
+    result.indicators = scored.indicators
+    result.self_total, result.self_grade = scored.self_total, scored.self_grade
+    result.reviewed_total, result.reviewed_grade = scored.reviewed_total, scored.reviewed_grade
+    result.rescaled = scored.rescaled
+    return result
+
+
+def process_bytes(data: bytes, rel: str, options: Options) -> FileResult:
+    """One file's bytes -> FileResult. Every failure of a reader becomes a finding."""
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        fmt = sniff(data, options.limits)
+    except Unreadable as exc:
+        return _unreadable(rel, exc.code, exc.message, sha256=digest)
+    try:
+        sub, modified = read_submission(data, fmt, options.rubric, rel, options.limits.rows)
+    except Exception as exc:  # calamine, zipfile and XML errors come in many types
+        name = type(exc).__name__
+        if "Password" in name:
+            return _unreadable(rel, "file-encrypted", "文件设置了密码，无法读取；请取消密码后重新报送", sha256=digest)
+        if "Entities" in name or "DTD" in name:
+            return _unreadable(rel, "file-unsafe", "文件中含有不安全的 XML 实体声明，已拒绝读取；"
+                               "请用 Excel/WPS 打开后另存为 .xlsx 再报送", sha256=digest)
+        return _unreadable(rel, "file-unreadable", "文件已损坏，无法读取其中的表格（"
+                           f"{name}）；请用 Excel/WPS 打开后另存为 .xlsx 再报送", sha256=digest)
+    result = evaluate(sub, options, rel)
+    result.sha256, result.modified, result.format = digest, modified, fmt
+    return result
+
+
+def process_file(path: Path, rel: str, options: Options) -> FileResult:
+    """Read one file (read-only) and evaluate it."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return _unreadable(rel, "file-unreadable", f"无法打开文件（{exc.strerror or exc}），"
+                           "请确认文件没有被其他程序占用")
+    return process_bytes(data, rel, options)
+
+
+def ignored(candidate: Candidate) -> FileResult:
+    if candidate.companion:
+        message = ("不是电子表格文件，已忽略；如为压缩包，请解压后放入" if candidate.rel.lower().endswith(
+            (".zip", ".rar", ".7z")) else "不是电子表格文件（附件、说明等），已忽略")
+        code = "not-a-spreadsheet"
+    else:
+        message, code = f"{candidate.ignore}，已忽略", "ignored-file"
+    return FileResult(file=candidate.rel, status="ignored", findings=[Finding(code, message, file=candidate.rel)])
+
+
+def _duplicate_key(r: FileResult) -> tuple:
+    filing = r.fields.get("filing_date")
+    return (filing if isinstance(filing, dt.date) else dt.date.min, r.modified or "", r.file)
+
+
+def resolve_duplicates(results: list[FileResult]) -> None:
+    """Spec §6: per unit code keep the latest filing date, then core.xml modified, then path."""
+    groups: dict[str, list[FileResult]] = {}
+    for r in results:
+        if r.scored and r.unit_code:
+            groups.setdefault(r.unit_code, []).append(r)
+    for code, group in groups.items():
+        if len(group) < 2:
+            continue
+        group.sort(key=_duplicate_key, reverse=True)
+        kept, others = group[0], group[1:]
+        listed = "、".join(o.file for o in others)
+        kept.findings.append(Finding(
+            "duplicate-submission", f"单位 {code} 报送了 {len(group)} 个文件；采用本文件（{kept.file}），"
+            f"其余文件已忽略：{listed}", file=kept.file, unit_code=code))
+        for o in others:
+            o.status = "duplicate"
+            o.findings = [Finding("duplicate-submission",
+                                  f"单位 {code} 报送了 {len(group)} 个文件；本文件已被 {kept.file} 取代，不再审核",
+                                  file=o.file, unit_code=code)]
+
+
+def summary_order(r: FileResult) -> tuple:
+    """汇总 order: files without a unit code last, then by code, then by path."""
+    return (r.unit_code is None, r.unit_code or "", r.file)
+
+
+def run_batch(folder: Path, options: Options,
+              progress: Callable[[str], None] | None = None) -> BatchResult:
+    """Read, score and check every file below `folder`."""
+    return run_candidates(discover(folder), options, progress)
+
+
+def run_candidates(candidates: list[Candidate], options: Options,
+                   progress: Callable[[str], None] | None = None) -> BatchResult:
+    batch = BatchResult(options.rubric, options.year, options.deadline)
+    for cand in candidates:
+        batch.files.append(ignored(cand) if cand.ignore else process_file(cand.path, cand.rel, options))
+        if progress:
+            progress(cand.rel)
+    resolve_duplicates(batch.files)
+    batch.files.sort(key=summary_order)
+    return batch
+
+
+def candidates_for(paths: Iterable[Path]) -> list[Candidate]:
+    """`perfxl check PATH…`: files as given, folders walked."""
+    out: list[Candidate] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(discover(p))
+        else:
+            out.append(Candidate(p, p.as_posix()))
+    return out
