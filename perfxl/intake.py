@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,12 +112,53 @@ def _sniff_zip(data: bytes, limits: Limits) -> str:
             return "ods"
         raise Unreadable("file-unreadable", f"这是 OpenDocument 文档而不是电子表格，{RESAVE}")
     if "xl/workbook.xml" in names:
+        _check_extent(zf, limits)
         return "xlsm" if "xl/vbaProject.bin" in names else "xlsx"
     if "xl/workbook.bin" in names:
         return "xlsb"
     if "word/document.xml" in names:
         raise Unreadable("file-unreadable", "这是 Word 文档而不是 Excel 工作簿，请报送填好的 Excel 模板")
     raise Unreadable("file-unreadable", f"这是压缩包而不是 Excel 工作簿，请解压后放入或{RESAVE}")
+
+
+_ROW_REF = re.compile(rb"<(?:\w+:)?row\b[^>]*?\sr=\"(\d+)\"")
+_CELL_REF = re.compile(rb"<(?:\w+:)?c\b[^>]*?\sr=\"([A-Z]{1,3})(\d+)\"")
+_CHUNK = 1 << 20
+
+
+def _col_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    return n
+
+
+def _check_extent(zf: zipfile.ZipFile, limits: Limits) -> None:
+    """Stream every worksheet part, counting real bytes (declared sizes can lie) and the
+    largest row and column referenced: one far-corner cell makes readers allocate the whole
+    sheet (python-calamine aborts the process on XFD1048576, upstream calamine #693)."""
+    total = 0
+    for info in zf.infolist():
+        if not (info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")):
+            continue
+        rows = cols = 0
+        tail = b""
+        with zf.open(info) as fh:
+            while chunk := fh.read(_CHUNK):
+                total += len(chunk)
+                if total > limits.uncompressed_bytes:
+                    raise Unreadable("file-unsafe", f"文件解压后超过 {limits.uncompressed_bytes // MIB} MiB 的安全上限，疑似压缩炸弹")
+                buf = tail + chunk
+                for m in _ROW_REF.finditer(buf):
+                    rows = max(rows, int(m.group(1)))
+                for m in _CELL_REF.finditer(buf):
+                    rows = max(rows, int(m.group(2)))
+                    cols = max(cols, _col_number(m.group(1)))
+                tail = buf[-256:]
+                if rows > limits.rows or cols > limits.cols:
+                    sheet = info.filename.rsplit("/", 1)[-1]
+                    raise Unreadable("file-unsafe", f"工作表部件 {sheet} 的使用范围达到 {rows} 行 × {cols} 列，"
+                                     f"超过安全上限 {limits.rows} 行 × {limits.cols} 列；请删除多余的行列后另存再报送")
 
 
 def _sniff_ole(data: bytes) -> str:

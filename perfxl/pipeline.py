@@ -177,19 +177,26 @@ def summary_order(r: FileResult) -> tuple:
     return (r.unit_code is None, r.unit_code or "", r.file)
 
 
-def run_batch(folder: Path, options: Options,
-              progress: Callable[[str], None] | None = None) -> BatchResult:
+def run_batch(folder: Path, options: Options, progress: Callable[[str], None] | None = None,
+              jobs: int | None = None) -> BatchResult:
     """Read, score and check every file below `folder`."""
-    return run_candidates(discover(folder), options, progress)
+    return run_candidates(discover(folder), options, progress, jobs)
 
 
 def run_candidates(candidates: list[Candidate], options: Options,
-                   progress: Callable[[str], None] | None = None) -> BatchResult:
+                   progress: Callable[[str], None] | None = None, jobs: int | None = None) -> BatchResult:
+    """Evaluate candidates in limited worker processes (`jobs`, default: usable cores)."""
+    from perfxl.worker import WorkerPool, default_jobs
+
     batch = BatchResult(options.rubric, options.year, options.deadline)
+    todo = [c for c in candidates if not c.ignore]
     for cand in candidates:
-        batch.files.append(ignored(cand) if cand.ignore else process_file(cand.path, cand.rel, options))
-        if progress:
-            progress(cand.rel)
+        if cand.ignore:
+            batch.files.append(ignored(cand))
+            if progress:
+                progress(cand.rel)
+    with WorkerPool(jobs or default_jobs(), options) as pool:
+        batch.files.extend(result for _, result in pool.run(todo, progress))
     resolve_duplicates(batch.files)
     batch.files.sort(key=summary_order)
     return batch

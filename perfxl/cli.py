@@ -1,0 +1,217 @@
+"""The command line: parse options, call the library, print, exit. Nothing else lives here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from perfxl import __version__
+
+app = typer.Typer(
+    name="perfxl",
+    help="部门整体支出绩效自评：批量复核单位报回的工作簿，生成报告、反馈件和汇总表。\n\n"
+    "示例：perfxl run examples/returns-2020 --out output",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+RubricOpt = Annotated[str, typer.Option("--rubric", help="指标体系：内置编号或 TOML 文件路径。")]
+YearOpt = Annotated[int | None, typer.Option("--year", help="评价年度（默认取指标体系的年度）。")]
+DeadlineOpt = Annotated[str | None, typer.Option("--deadline", help="报送截止日期 YYYY-MM-DD（默认取指标体系的规定）。")]
+
+
+class UsageError(Exception):
+    """A usage or configuration error: one line of reason and one of hint; exit 2."""
+
+    def __init__(self, reason: str, hint: str) -> None:
+        super().__init__(reason)
+        self.reason, self.hint = reason, hint
+
+
+def _fail(err: UsageError) -> typer.Exit:
+    typer.echo(f"错误：{err.reason}", err=True)
+    typer.echo(f"提示：{err.hint}", err=True)
+    return typer.Exit(2)
+
+
+def _options(rubric: str, year: int | None, deadline: str | None, **kw):
+    from perfxl.pipeline import Options
+    from perfxl.rubric import RubricError, load_rubric
+
+    try:
+        rub = load_rubric(rubric)
+    except RubricError as exc:
+        raise UsageError(str(exc), "--rubric 可填内置编号（如 gd-dept-2020）或指标体系 TOML 文件的路径") from exc
+    if year is not None and not 2000 <= year <= 2099:
+        raise UsageError(f"评价年度 {year} 无效", "--year 应为四位年份，如 2020")
+    due = None
+    if deadline is not None:
+        try:
+            due = dt.date.fromisoformat(deadline)
+        except ValueError as exc:
+            raise UsageError(f"截止日期 {deadline!r} 无效", "--deadline 应为 YYYY-MM-DD，如 2021-06-20") from exc
+    return Options.for_rubric(rub, year, due, **kw)
+
+
+def _progress(total: int):
+    """A progress callback on an interactive terminal, else a no-op."""
+    if not sys.stderr.isatty() or total < 2:
+        return None, None
+    from rich.progress import Progress
+
+    bar = Progress(transient=True)
+    task = bar.add_task("读取", total=total)
+    bar.start()
+    return (lambda rel: bar.advance(task)), bar
+
+
+@app.command()
+def template(
+    out: Annotated[Path, typer.Option("-o", "--out", help="输出文件（.xlsx）。")],
+    rubric: RubricOpt = "gd-dept-2020",
+    year: YearOpt = None,
+    deadline: DeadlineOpt = None,
+) -> None:
+    """生成下发给各单位的空白填报模板。
+
+    示例：perfxl template -o 2020年度自评模板.xlsx
+    """
+    from perfxl.template import build_template
+
+    try:
+        opts = _options(rubric, year, deadline)
+    except UsageError as err:
+        raise _fail(err) from err
+    if out.suffix.lower() != ".xlsx":
+        raise _fail(UsageError(f"输出文件 {out} 不是 .xlsx", "请用 -o 指定以 .xlsx 结尾的文件名"))
+    build_template(out, opts.rubric, opts.year)
+    typer.echo(f"已生成模板：{out}")
+
+
+def _print_findings(batch) -> None:
+    from perfxl.findings import Severity
+
+    for r in batch.files:
+        head = f"{r.file}  [{r.status_label}]"
+        if r.reviewed_total is not None:
+            head += f"  核定 {r.reviewed_total} 分 {r.reviewed_grade}"
+        typer.echo(head)
+        for f in r.findings:
+            where = f"{f.sheet}!{f.cell}" if f.sheet and f.cell else (f.sheet or "")
+            typer.echo(f"  {Severity(f.severity).label} {f.code} {where} {f.message}")
+
+
+@app.command()
+def check(
+    paths: Annotated[list[Path], typer.Argument(help="要检查的文件或文件夹。", show_default=False)],
+    rubric: RubricOpt = "gd-dept-2020",
+    year: YearOpt = None,
+    deadline: DeadlineOpt = None,
+) -> None:
+    """检查一个或多个报回文件，列出发现的问题；有错误时退出码为 1。
+
+    示例：perfxl check examples/returns-2020/440800002_*.xlsx
+    """
+    from perfxl.pipeline import candidates_for, run_candidates
+
+    try:
+        opts = _options(rubric, year, deadline)
+        missing = [p for p in paths if not p.exists()]
+        if missing:
+            raise UsageError(f"找不到 {missing[0]}", "请检查路径是否正确")
+    except UsageError as err:
+        raise _fail(err) from err
+    batch = run_candidates(candidates_for(paths), opts)
+    _print_findings(batch)
+    errors = sum(r.errors for r in batch.files)
+    raise typer.Exit(1 if errors else 0)
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    child, parent = child.resolve(), parent.resolve()
+    return child == parent or parent in child.parents
+
+
+@app.command()
+def run(
+    folder: Annotated[Path, typer.Argument(help="存放报回文件的文件夹（含子文件夹）。", show_default=False)],
+    out: Annotated[Path, typer.Option("-o", "--out", help="输出文件夹。")] = Path("output"),
+    rubric: RubricOpt = "gd-dept-2020",
+    year: YearOpt = None,
+    deadline: DeadlineOpt = None,
+) -> None:
+    """批量复核：读取文件夹中的全部报回文件，生成报告、汇总表和 results.json。
+
+    示例：perfxl run examples/returns-2020 --out output
+    """
+    from perfxl.intake import discover
+    from perfxl.outputs import write_all
+    from perfxl.pipeline import run_candidates
+
+    try:
+        opts = _options(rubric, year, deadline)
+        if not folder.is_dir():
+            raise UsageError(f"找不到文件夹 {folder}", "请指定存放报回文件的文件夹")
+        if _inside(out, folder):
+            raise UsageError(f"输出文件夹 {out} 位于输入文件夹 {folder} 之内",
+                             "请用 --out 指定输入文件夹以外的位置，如 --out output")
+    except UsageError as err:
+        raise _fail(err) from err
+    candidates = discover(folder)
+    step, bar = _progress(len(candidates))
+    try:
+        batch = run_candidates(candidates, opts, step)
+    finally:
+        if bar is not None:
+            bar.stop()
+    write_all(batch, out)
+    _print_summary(batch, out)
+
+
+def _print_summary(batch, out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    statuses = Counter(r.status_label for r in batch.files)
+    scored = [r for r in batch.files if r.scored]
+    grades = Counter(r.reviewed_grade or "未定级" for r in scored)
+    table = Table(title=f"{batch.year}年度部门整体支出绩效自评复核结果", show_header=True)
+    table.add_column("项目")
+    table.add_column("数量", justify="right")
+    table.add_row("文件", str(len(batch.files)))
+    for label, n in sorted(statuses.items()):
+        table.add_row(f"  {label}", str(n))
+    table.add_row("已评分单位", str(len(scored)))
+    for label in (*batch.rubric.grade_labels, "未定级"):
+        if grades.get(label):
+            table.add_row(f"  {label}", str(grades[label]))
+    table.add_row("错误", str(sum(r.errors for r in batch.files)))
+    table.add_row("警告", str(sum(r.warnings for r in batch.files)))
+    console = Console(highlight=False)
+    console.print(table)
+    console.print(f"输出：{out / 'summary.xlsx'}、{out / 'reports'}、{out / 'results.json'}")
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"perfxl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=version_callback, is_eager=True,
+                                          help="显示版本号。")] = False,
+) -> None:
+    """部门整体支出绩效自评：批量复核单位报回的工作簿，生成报告、反馈件和汇总表。"""
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,142 @@
+"""results.json: the batch for machines (spec §8), byte-identical for the same inputs.
+
+Keys follow the schema order of spec §8; keys perfxl adds come after the spec's. Decimals
+become JSON numbers (integers when integral), dates ISO strings, and nothing carries a
+timestamp, a duration or an absolute path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from perfxl.atomic import write_text
+from perfxl.fields import fields as field_list
+from perfxl.findings import Finding
+from perfxl.model import FileResult, IndicatorResult
+from perfxl.pipeline import BatchResult
+from perfxl.rubric import Rubric
+from perfxl.values import round_half_up
+
+RATE_PLACES = "0.000001"  # rates as fractions with 6 decimals (spec §8)
+
+
+def json_value(value: object) -> object:
+    """A value as JSON: Decimal -> int or float, date -> ISO string, containers recursively."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return None
+        if value == value.to_integral_value():
+            return int(value)
+        # via str so that 2999.76 prints as 2999.76, not as the nearest binary fraction
+        return float(str(value))
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else None
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ") if value.time() != dt.time() else value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_value(v) for v in value]
+    if isinstance(value, int | str):
+        return value
+    return str(value)
+
+
+def json_fields(result: FileResult) -> dict[str, object]:
+    """A FileResult's fields as JSON-safe values, in template order (unknown keys after)."""
+    known = [k for k in field_list() if k in result.fields]
+    extra = [k for k in result.fields if k not in field_list()]
+    return {k: json_value(result.fields[k]) for k in (*known, *extra)}
+
+
+def indicator_value(rubric: Rubric, ind: IndicatorResult) -> object:
+    """The computed value: a rate as a fraction (6 decimals), days as an int, null if manual."""
+    if ind.manual or ind.value is None:
+        return None
+    spec = next((i for i in rubric.indicators if i.code == ind.code), None)
+    if spec is not None and not spec.is_rate:
+        return int(ind.value)
+    return json_value(round_half_up(Decimal(ind.value), RATE_PLACES))
+
+
+def _indicator(rubric: Rubric, ind: IndicatorResult) -> dict[str, object]:
+    return {
+        "code": ind.code,
+        "value": indicator_value(rubric, ind),
+        "self_score": json_value(ind.self_score),
+        "reviewed_score": json_value(ind.reviewed_score),
+        "applicable": ind.applicable,
+        "reason": ind.reason,
+        "manual": ind.manual,
+        "adjusted": ind.adjusted,
+    }
+
+
+def _finding(f: Finding, batch_level: bool = False) -> dict[str, object]:
+    out: dict[str, object] = {"code": f.code, "severity": f.severity.value}
+    if batch_level:
+        out |= {"file": f.file, "unit_code": f.unit_code}
+    out |= {"sheet": f.sheet, "cell": f.cell, "cells": list(f.cells), "message": f.message}
+    return out
+
+
+def file_entry(rubric: Rubric, r: FileResult) -> dict[str, object]:
+    """One entry of `files`: the spec's keys in order, then perfxl's additions."""
+    return {
+        "file": r.file,
+        "status": r.status,
+        "unit_code": r.unit_code,
+        "unit_name": r.unit_name,
+        "fields": json_fields(r),
+        "indicators": [_indicator(rubric, i) for i in r.indicators],
+        "self_total": json_value(r.self_total),
+        "reviewed_total": json_value(r.reviewed_total),
+        "self_grade": r.self_grade,
+        "reviewed_grade": r.reviewed_grade,
+        "findings": [_finding(f) for f in r.findings],
+        # additions (spec §8 allows keys after its own)
+        "department": r.department,
+        "status_label": r.status_label,
+        "rescaled": r.rescaled,
+        "errors": r.errors,
+        "warnings": r.warnings,
+        "format": r.format,
+        "sha256": r.sha256,
+    }
+
+
+def _not_submitted(unit: dict[str, object]) -> dict[str, object]:
+    head = {"unit_code": unit.get("unit_code"), "unit_name": unit.get("unit_name")}
+    rest = {k: v for k, v in unit.items() if k not in head}
+    return json_value(head | rest)  # type: ignore[return-value]
+
+
+def to_dict(batch: BatchResult) -> dict[str, object]:
+    """The results.json document as a dict, keys in schema order."""
+    return {
+        "rubric": batch.rubric.id,
+        "year": batch.year,
+        "deadline": batch.deadline.isoformat(),
+        "files": [file_entry(batch.rubric, r) for r in batch.files],
+        "not_submitted": [_not_submitted(u) for u in batch.not_submitted],
+        "findings": [_finding(f, batch_level=True) for f in batch.findings],
+    }
+
+
+def to_json(batch: BatchResult) -> str:
+    """results.json text: UTF-8 characters as-is, indent 2, explicit nulls, trailing newline."""
+    return json.dumps(to_dict(batch), ensure_ascii=False, indent=2) + "\n"
+
+
+def write_results(batch: BatchResult, out_dir: Path) -> Path:
+    """Write `out_dir/results.json` atomically and return its path."""
+    dest = Path(out_dir) / "results.json"
+    write_text(dest, to_json(batch))
+    return dest

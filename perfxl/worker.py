@@ -1,0 +1,172 @@
+"""Read files in limited worker processes, so that a reader's abort, hang or memory blow-up
+costs that one file and nothing else (spec §7).
+
+Each worker takes one file at a time, so a death is attributed exactly. On POSIX a worker
+caps its own address space (RLIMIT_AS); everywhere the parent kills a worker that exceeds the
+time limit, and on platforms without RLIMIT_AS it polls the worker's memory when psutil is
+available. Workers are forked where fork exists (cheap) and spawned elsewhere (Windows).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+
+from perfxl.findings import Finding
+from perfxl.intake import Candidate
+from perfxl.model import FileResult
+
+POLL_SECONDS = 0.5
+
+
+def _limit_memory(limit: int) -> None:
+    try:
+        import resource
+    except ImportError:  # Windows: the parent polls instead
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard == resource.RLIM_INFINITY or hard > limit:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard if hard != resource.RLIM_INFINITY else limit))
+
+
+def _serve(conn: Connection, options, limit: int) -> None:
+    """Worker loop: receive (index, path, rel), send back (index, FileResult)."""
+    from perfxl.pipeline import process_file
+
+    _limit_memory(limit)
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:
+            return
+        if task is None:
+            return
+        index, path, rel = task
+        try:
+            result = process_file(Path(path), rel, options)
+        except MemoryError:
+            result = _failed(rel, "file-unsafe", f"读取时内存超过 {limit // 2**20} MiB 的安全上限")
+        except Exception as exc:  # a bug of ours: report it on this file and carry on
+            result = _failed(rel, "file-unreadable", f"读取时发生内部错误（{type(exc).__name__}: {exc}），"
+                             "请将此文件反馈给 perfxl 维护人员")
+        conn.send((index, result))
+
+
+def _failed(rel: str, code: str, message: str) -> FileResult:
+    return FileResult(file=rel, status="unreadable", findings=[Finding(code, message, file=rel)])
+
+
+@dataclass
+class _Worker:
+    proc: mp.process.BaseProcess
+    conn: Connection
+    task: tuple[int, Candidate] | None = None
+    started: float = 0.0
+
+
+def _context():
+    methods = mp.get_all_start_methods()
+    return mp.get_context("fork" if "fork" in methods else "spawn")
+
+
+class WorkerPool:
+    """A fixed number of limited worker processes reading files one at a time."""
+
+    def __init__(self, jobs: int, options) -> None:
+        self.jobs = max(1, jobs)
+        self.options = options
+        self.limits = options.limits
+        self.ctx = _context()
+        self.workers: list[_Worker] = []
+
+    def _start(self) -> _Worker:
+        parent, child = self.ctx.Pipe()
+        proc = self.ctx.Process(target=_serve, args=(child, self.options, self.limits.memory_bytes),
+                                daemon=True)
+        proc.start()
+        child.close()
+        return _Worker(proc, parent)
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for w in self.workers:
+            try:
+                w.conn.send(None)
+            except (OSError, ValueError):
+                pass
+        for w in self.workers:
+            w.proc.join(timeout=2)
+            if w.proc.is_alive():
+                w.proc.kill()
+            w.conn.close()
+        self.workers = []
+
+    def _replace(self, w: _Worker) -> None:
+        if w.proc.is_alive():
+            w.proc.kill()
+        w.proc.join(timeout=2)
+        w.conn.close()
+        self.workers[self.workers.index(w)] = self._start()
+
+    def _death(self, w: _Worker, rel: str) -> FileResult:
+        code = w.proc.exitcode
+        if code is not None and code < 0:
+            why = f"读取程序异常终止（信号 {-code}），多为文件中有超大区域或内存超过 {self.limits.memory_bytes // 2**20} MiB 的安全上限"
+        else:
+            why = f"读取程序异常退出（退出码 {code}）"
+        return _failed(rel, "file-unsafe", f"{why}；该文件已跳过，请用 Excel/WPS 打开检查后另存为 .xlsx 再报送")
+
+    def run(self, candidates: list[Candidate],
+            progress: Callable[[str], None] | None = None) -> Iterator[tuple[int, FileResult]]:
+        """Yield (index, result) for each candidate, in completion order."""
+        queue = deque(enumerate(candidates))
+        needed = min(self.jobs, len(candidates))
+        while len(self.workers) < needed:
+            self.workers.append(self._start())
+        while queue or any(w.task for w in self.workers):
+            for w in self.workers:
+                if w.task is None and queue:
+                    index, cand = queue.popleft()
+                    w.task, w.started = (index, cand), time.monotonic()
+                    w.conn.send((index, os.fspath(cand.path), cand.rel))
+            busy = [w for w in self.workers if w.task]
+            deadline = min(w.started for w in busy) + self.limits.seconds
+            timeout = max(0.0, min(deadline - time.monotonic(), POLL_SECONDS))
+            ready = set(wait([w.conn for w in busy] + [w.proc.sentinel for w in busy], timeout))
+            for w in busy:
+                index, cand = w.task  # type: ignore[misc]
+                result = None
+                if w.conn in ready:
+                    try:
+                        _, result = w.conn.recv()
+                    except (EOFError, OSError):
+                        result = self._death(w, cand.rel)
+                        self._replace(w)
+                elif w.proc.sentinel in ready:
+                    result = self._death(w, cand.rel)
+                    self._replace(w)
+                elif time.monotonic() - w.started > self.limits.seconds:
+                    result = _failed(cand.rel, "file-unsafe", f"读取超过 {self.limits.seconds:g} 秒的时间上限，"
+                                     "已跳过；请用 Excel/WPS 打开检查后另存为 .xlsx 再报送")
+                    self._replace(w)
+                if result is not None:
+                    w.task = None  # a replaced worker's slot already holds a fresh, idle one
+                    if progress:
+                        progress(cand.rel)
+                    yield index, result
+
+
+def default_jobs() -> int:
+    """The cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
