@@ -112,6 +112,7 @@ def _sniff_zip(data: bytes, limits: Limits) -> str:
             return "ods"
         raise Unreadable("file-unreadable", f"这是 OpenDocument 文档而不是电子表格，{RESAVE}")
     if "xl/workbook.xml" in names:
+        _check_prologs(zf, infos)
         _check_extent(zf, limits)
         return "xlsm" if "xl/vbaProject.bin" in names else "xlsx"
     if "xl/workbook.bin" in names:
@@ -124,6 +125,18 @@ def _sniff_zip(data: bytes, limits: Limits) -> str:
 _ROW_REF = re.compile(rb"<(?:\w+:)?row\b[^>]*?\sr=\"(\d+)\"")
 _CELL_REF = re.compile(rb"<(?:\w+:)?c\b[^>]*?\sr=\"([A-Z]{1,3})(\d+)\"")
 _CHUNK = 1 << 20
+
+
+def _check_prologs(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> None:
+    """No DTD in any XML part: entity declarations are how billion-laughs and XXE start,
+    and a spreadsheet never needs one."""
+    for info in infos:
+        if info.filename.endswith((".xml", ".rels", ".vml")):
+            with zf.open(info) as fh:
+                head = fh.read(2048)
+            if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+                raise Unreadable("file-unsafe", f"文件部件 {info.filename} 含有 XML 实体声明（DOCTYPE），"
+                                 "可能是恶意构造的文件，已拒绝读取；请用 Excel/WPS 打开后另存为 .xlsx 再报送")
 
 
 def _col_number(letters: bytes) -> int:

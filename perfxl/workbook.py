@@ -24,6 +24,7 @@ from perfxl.model import (
     ScoreRow,
     Submission,
 )
+from perfxl.odf import merged_ranges
 from perfxl.ooxml import Package, a1, parse_a1, read_package
 from perfxl.rubric import Rubric
 
@@ -138,6 +139,11 @@ def open_book(data: bytes, fmt: str, max_rows: int | None = None) -> _Book:
     if fmt in ("xlsx", "xlsm"):
         book.zf = zipfile.ZipFile(io.BytesIO(data))
         book.package = read_package(book.zf)
+    elif fmt == "ods":
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            for name, ranges in merged_ranges(zf).items():
+                if name in grids:
+                    grids[name].merged.update({start: end for start, end in ranges})
     return book
 
 
