@@ -24,6 +24,7 @@ app = typer.Typer(
 
 RubricOpt = Annotated[str, typer.Option("--rubric", help="指标体系：内置编号或 TOML 文件路径。")]
 YearOpt = Annotated[int | None, typer.Option("--year", help="评价年度（默认取指标体系的年度）。")]
+JobsOpt = Annotated[int | None, typer.Option("--jobs", min=1, help="并行读取的进程数（默认：可用的 CPU 核数）。")]
 DeadlineOpt = Annotated[str | None, typer.Option("--deadline", help="报送截止日期 YYYY-MM-DD（默认取指标体系的规定）。")]
 
 
@@ -72,17 +73,14 @@ def _progress(total: int):
     return (lambda rel: bar.advance(task)), bar
 
 
-@app.command()
+@app.command(epilog="示例：perfxl template -o 2020年度自评模板.xlsx")
 def template(
     out: Annotated[Path, typer.Option("-o", "--out", help="输出文件（.xlsx）。")],
     rubric: RubricOpt = "gd-dept-2020",
     year: YearOpt = None,
     deadline: DeadlineOpt = None,
 ) -> None:
-    """生成下发给各单位的空白填报模板。
-
-    示例：perfxl template -o 2020年度自评模板.xlsx
-    """
+    """生成下发给各单位的空白填报模板。"""
     from perfxl.template import build_template
 
     try:
@@ -108,17 +106,15 @@ def _print_findings(batch) -> None:
             typer.echo(f"  {Severity(f.severity).label} {f.code} {where} {f.message}")
 
 
-@app.command()
+@app.command(epilog="示例：perfxl check examples/returns-2020")
 def check(
     paths: Annotated[list[Path], typer.Argument(help="要检查的文件或文件夹。", show_default=False)],
     rubric: RubricOpt = "gd-dept-2020",
     year: YearOpt = None,
     deadline: DeadlineOpt = None,
+    jobs: JobsOpt = None,
 ) -> None:
-    """检查一个或多个报回文件，列出发现的问题；有错误时退出码为 1。
-
-    示例：perfxl check examples/returns-2020/440800002_*.xlsx
-    """
+    """检查一个或多个报回文件，列出发现的问题；有错误时退出码为 1。"""
     from perfxl.pipeline import candidates_for, run_candidates
 
     try:
@@ -128,7 +124,7 @@ def check(
             raise UsageError(f"找不到 {missing[0]}", "请检查路径是否正确")
     except UsageError as err:
         raise _fail(err) from err
-    batch = run_candidates(candidates_for(paths), opts)
+    batch = run_candidates(candidates_for(paths), opts, jobs=jobs)
     _print_findings(batch)
     errors = sum(r.errors for r in batch.files)
     raise typer.Exit(1 if errors else 0)
@@ -139,18 +135,16 @@ def _inside(child: Path, parent: Path) -> bool:
     return child == parent or parent in child.parents
 
 
-@app.command()
+@app.command(epilog="示例：perfxl run examples/returns-2020 --out output")
 def run(
     folder: Annotated[Path, typer.Argument(help="存放报回文件的文件夹（含子文件夹）。", show_default=False)],
     out: Annotated[Path, typer.Option("-o", "--out", help="输出文件夹。")] = Path("output"),
     rubric: RubricOpt = "gd-dept-2020",
     year: YearOpt = None,
     deadline: DeadlineOpt = None,
+    jobs: JobsOpt = None,
 ) -> None:
-    """批量复核：读取文件夹中的全部报回文件，生成报告、汇总表和 results.json。
-
-    示例：perfxl run examples/returns-2020 --out output
-    """
+    """批量复核：读取文件夹中的全部报回文件，生成报告、汇总表和 results.json。"""
     from perfxl.intake import discover
     from perfxl.outputs import write_all
     from perfxl.pipeline import run_candidates
@@ -167,7 +161,7 @@ def run(
     candidates = discover(folder)
     step, bar = _progress(len(candidates))
     try:
-        batch = run_candidates(candidates, opts, step)
+        batch = run_candidates(candidates, opts, step, jobs)
     finally:
         if bar is not None:
             bar.stop()

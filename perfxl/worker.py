@@ -35,10 +35,21 @@ def _limit_memory(limit: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard if hard != resource.RLIM_INFINITY else limit))
 
 
+def _quiet() -> None:
+    """A reader's dying words (Rust's "memory allocation … failed") are not for the clerk."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    except OSError:
+        pass
+
+
 def _serve(conn: Connection, options, limit: int) -> None:
     """Worker loop: receive (index, path, rel), send back (index, FileResult)."""
-    from perfxl.pipeline import process_file
+    from perfxl import pipeline
 
+    _quiet()
     _limit_memory(limit)
     while True:
         try:
@@ -49,7 +60,7 @@ def _serve(conn: Connection, options, limit: int) -> None:
             return
         index, path, rel = task
         try:
-            result = process_file(Path(path), rel, options)
+            result = pipeline.process_file(Path(path), rel, options)
         except MemoryError:
             result = _failed(rel, "file-unsafe", f"读取时内存超过 {limit // 2**20} MiB 的安全上限")
         except Exception as exc:  # a bug of ours: report it on this file and carry on
