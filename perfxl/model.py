@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import datetime as dt
+
 from perfxl.findings import Finding, Severity
+from perfxl.rubric import Rubric
 
 BASIC_SHEET = "基础数据表"
 SCORE_SHEET = "评分表"
@@ -119,6 +122,8 @@ class FileResult:
     format: str | None = None
     sha256: str | None = None
     modified: str | None = None  # docProps/core.xml dcterms:modified, for duplicates
+    #: for a resubmitted file: {resolved, still_open, new, changed_fields, previous_file}
+    since_last: dict | None = None
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity is severity)
@@ -141,3 +146,17 @@ class FileResult:
         if self.status == "unreadable" and any(f.code in MISMATCH_CODES for f in self.findings):
             return "模板不符"
         return STATUS_LABELS[self.status]
+
+
+@dataclass
+class BatchResult:
+    rubric: Rubric
+    year: int
+    deadline: dt.date
+    files: list[FileResult] = field(default_factory=list)
+    not_submitted: list[dict[str, str | None]] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def all_findings(self) -> list[Finding]:
+        return [f for r in self.files for f in r.findings] + self.findings

@@ -11,9 +11,10 @@ from pathlib import Path
 from perfxl.checks import Context, run_checks, template_findings
 from perfxl.findings import SEVERITY_ORDER, Finding
 from perfxl.intake import Candidate, Limits, Unreadable, discover, sniff
-from perfxl.model import UNREADABLE_CODES, FileResult, Submission
+from perfxl.model import UNREADABLE_CODES, BatchResult, FileResult, Submission
 from perfxl.rubric import Rubric
 from perfxl.scoring import Adjustment, score
+from perfxl.state import State, cache_key, options_fingerprint
 from perfxl.workbook import enough_fields, read_submission
 
 
@@ -33,20 +34,6 @@ class Options:
                    **kw) -> Options:
         y = year if year is not None else rubric.year
         return cls(rubric, y, deadline or rubric.deadline(y), **kw)
-
-
-@dataclass
-class BatchResult:
-    rubric: Rubric
-    year: int
-    deadline: dt.date
-    files: list[FileResult] = field(default_factory=list)
-    not_submitted: list[dict[str, str | None]] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-
-    @property
-    def all_findings(self) -> list[Finding]:
-        return [f for r in self.files for f in r.findings] + self.findings
 
 
 def _sorted(findings: Iterable[Finding]) -> list[Finding]:
@@ -166,7 +153,9 @@ def resolve_duplicates(results: list[FileResult]) -> None:
             "duplicate-submission", f"单位 {code} 报送了 {len(group)} 个文件；采用本文件（{kept.file}），"
             f"其余文件已忽略：{listed}", file=kept.file, unit_code=code))
         for o in others:
-            o.status = "duplicate"
+            # superseded: no scores, report, feedback or 指标得分 row (spec §6)
+            o.status, o.indicators, o.rescaled = "duplicate", [], False
+            o.self_total = o.reviewed_total = o.self_grade = o.reviewed_grade = None
             o.findings = [Finding("duplicate-submission",
                                   f"单位 {code} 报送了 {len(group)} 个文件；本文件已被 {kept.file} 取代，不再审核",
                                   file=o.file, unit_code=code)]
@@ -178,25 +167,48 @@ def summary_order(r: FileResult) -> tuple:
 
 
 def run_batch(folder: Path, options: Options, progress: Callable[[str], None] | None = None,
-              jobs: int | None = None) -> BatchResult:
+              jobs: int | None = None, state: State | None = None) -> BatchResult:
     """Read, score and check every file below `folder`."""
-    return run_candidates(discover(folder), options, progress, jobs)
+    return run_candidates(discover(folder), options, progress, jobs, state)
 
 
-def run_candidates(candidates: list[Candidate], options: Options,
-                   progress: Callable[[str], None] | None = None, jobs: int | None = None) -> BatchResult:
-    """Evaluate candidates in limited worker processes (`jobs`, default: usable cores)."""
+def _file_hash(path: Path) -> str | None:
+    try:
+        with path.open("rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
+def run_candidates(candidates: list[Candidate], options: Options, progress: Callable[[str], None] | None = None,
+                   jobs: int | None = None, state: State | None = None) -> BatchResult:
+    """Evaluate candidates in limited worker processes (`jobs`, default: usable cores).
+
+    With a `state`, files whose content, path and options are unchanged since the last run
+    come from its cache, and the fresh results are stored in it."""
     from perfxl.worker import WorkerPool, default_jobs
 
     batch = BatchResult(options.rubric, options.year, options.deadline)
-    todo = [c for c in candidates if not c.ignore]
+    todo: list[Candidate] = []
+    fingerprint = options_fingerprint(options) if state is not None else ""
     for cand in candidates:
-        if cand.ignore:
-            batch.files.append(ignored(cand))
+        cached = None
+        if not cand.ignore and state is not None:
+            digest = _file_hash(cand.path)
+            if digest is not None:
+                cached = state.lookup(cache_key(digest, cand.rel, fingerprint))
+        if cand.ignore or cached is not None:
+            batch.files.append(cached or ignored(cand))
             if progress:
                 progress(cand.rel)
-    with WorkerPool(jobs or default_jobs(), options) as pool:
-        batch.files.extend(result for _, result in pool.run(todo, progress))
+        else:
+            todo.append(cand)
+    if todo:
+        with WorkerPool(jobs or default_jobs(), options) as pool:
+            for _, result in pool.run(todo, progress):
+                if state is not None and result.sha256:
+                    state.store(cache_key(result.sha256, result.file, fingerprint), result)
+                batch.files.append(result)
     resolve_duplicates(batch.files)
     batch.files.sort(key=summary_order)
     return batch

@@ -15,8 +15,7 @@ from pathlib import Path
 from perfxl.atomic import write_text
 from perfxl.fields import fields as field_list
 from perfxl.findings import Finding
-from perfxl.model import FileResult, IndicatorResult
-from perfxl.pipeline import BatchResult
+from perfxl.model import BatchResult, FileResult, IndicatorResult
 from perfxl.rubric import Rubric
 from perfxl.values import round_half_up
 

@@ -15,8 +15,7 @@ import xlsxwriter
 
 from perfxl.atomic import atomic_path
 from perfxl.findings import CATALOGUE, Finding
-from perfxl.model import FileResult
-from perfxl.pipeline import BatchResult
+from perfxl.model import BatchResult, FileResult
 
 SHEETS = ("汇总", "指标得分", "问题清单", "未报送", "统计")
 SUMMARY_HEADERS = (
@@ -27,7 +26,9 @@ SUMMARY_HEADERS = (
 EXTRA_HEADERS = ("是否退回", "主要问题")
 MONEY_KEYS = ("income_total", "carryover_begin", "expense_total", "carryover_end")
 TOTAL_LABEL = "合计（不含重复、无法读取、已忽略）"
-FINDING_HEADERS = ("单位编码", "单位名称", "文件", "严重程度", "规则", "工作表", "单元格", "说明", "涉及单元格")
+FINDING_HEADERS = (
+    "单位编码", "单位名称", "文件", "严重程度", "规则", "工作表", "单元格", "说明", "涉及单元格",
+)
 MISSING_HEADERS = ("单位编码", "单位名称", "主管部门")
 STATUS_ORDER = ("已审核", "有错误", "无法读取", "模板不符", "重复已忽略", "已忽略")
 UNGRADED = "未定级"
@@ -35,6 +36,7 @@ DASH = "—"
 NOT_APPLICABLE = "不适用"
 MAX_TEXT = 32_000  # Excel holds 32,767 characters in a cell; keep room for the note
 TRUNCATED = "……（内容过长，已截断）"
+NUMERIC_FORMATS = ("money", "rate", "score")
 OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
 
 
@@ -48,8 +50,9 @@ def clean_text(text: object) -> str:
 
 
 def budget_rate(fields: dict[str, object]) -> Decimal | None:
-    """B1's 预算执行率 = expense_total / (carryover_begin + income_total); None if not computable."""
-    exp, begin, income = (fields.get(k) for k in ("expense_total", "carryover_begin", "income_total"))
+    """B1's 预算执行率: expense_total / (carryover_begin + income_total), None if not computable."""
+    exp, begin, income = (fields.get(k) for k in ("expense_total", "carryover_begin",
+                                                  "income_total"))
     if not all(isinstance(v, Decimal | int) for v in (exp, begin, income)):
         return None
     base = Decimal(begin) + Decimal(income)  # type: ignore[arg-type]
@@ -58,7 +61,7 @@ def budget_rate(fields: dict[str, object]) -> Decimal | None:
 
 def _width(value: object) -> int:
     """Display width: CJK and full-width characters count double."""
-    text = value if isinstance(value, str) else f"{value:,.2f}" if isinstance(value, float) else str(value)
+    text = f"{value:,.2f}" if isinstance(value, float) else str(value)
     line = max(text.split("\n"), key=len) if text else ""
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
 
@@ -70,6 +73,8 @@ class _Sheet:
         self.ws, self.fmt, self.widths = wb.add_worksheet(name), fmt, {}
 
     def put(self, row: int, col: int, value: object, fmt: str | None = None) -> None:
+        if isinstance(value, str) and fmt in NUMERIC_FORMATS:
+            fmt = "center"  # "—" or 不适用 in a number column
         style = self.fmt.get(fmt) if fmt else None
         if value is None:
             self.ws.write_blank(row, col, None, style)
@@ -124,8 +129,7 @@ def _write_summary_sheet(sh: _Sheet, batch: BatchResult) -> None:
     for n, r in enumerate(batch.files, start=1):
         row = _summary_row(r)
         for col, value in enumerate(row):
-            fmt = formats.get(col) if not isinstance(value, str) else ("center" if value == DASH else None)
-            sh.put(n, col, value, fmt)
+            sh.put(n, col, value, formats.get(col))
         if r.scored:
             sums = [s + (v or 0) for s, v in zip(sums, row[5:9], strict=True)]
     last = len(batch.files) + 1
@@ -156,10 +160,10 @@ def _write_scores_sheet(sh: _Sheet, batch: BatchResult) -> None:
             cells = [self_score if self_score is not None else (NOT_APPLICABLE if na else DASH),
                      NOT_APPLICABLE if na else _score(reviewed)]
             for j, value in enumerate(cells):
-                sh.put(n, 2 + 2 * k + j, value, "center" if isinstance(value, str) else "score")
+                sh.put(n, 2 + 2 * k + j, value, "score")
         for j, total in enumerate((r.self_total, r.reviewed_total)):
             value = _score(total)
-            sh.put(n, 2 + 2 * len(codes) + j, value, "center" if isinstance(value, str) else "score")
+            sh.put(n, 2 + 2 * len(codes) + j, value, "score")
     sh.finish(len(rows) + 1, len(headers), freeze_cols=2)
 
 
@@ -175,9 +179,9 @@ def _write_findings_sheet(sh: _Sheet, batch: BatchResult) -> None:
     rows += [_finding_row(f, f.unit_code, names.get(f.unit_code)) for f in batch.findings]
     for n, row in enumerate(rows, start=1):
         for col, value in enumerate(row):
-            sh.put(n, col, value)
+            sh.put(n, col, value, "wrap" if col == 7 else None)
     sh.finish(len(rows) + 1, len(FINDING_HEADERS), freeze_cols=2)
-    sh.ws.set_column(7, 7, 80, sh.fmt["wrap"])
+    sh.ws.set_column(7, 7, 80)  # 说明 wraps rather than running across the sheet
 
 
 def _write_missing_sheet(sh: _Sheet, batch: BatchResult) -> None:

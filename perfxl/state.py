@@ -1,0 +1,156 @@
+"""What the output folder remembers between runs (`.perfxl/state.json`).
+
+- A cache of per-file results keyed by the file's content hash, its path, the options and the
+  perfxl code, so a re-run reprocesses only files that changed (a changed rubric, option or
+  version invalidates every entry).
+- Per unit, the last version seen (content hash, finding codes, input values) and the
+  comparison with the version before it (`since_last`), so a resubmitted file shows which
+  findings were resolved, are still open or are new, and which inputs changed.
+
+Stored as JSON (never pickle: the output folder is not trusted code).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+from decimal import Decimal
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from perfxl import __version__
+from perfxl.atomic import write_text
+from perfxl.findings import Finding
+from perfxl.model import FileResult, IndicatorResult
+from perfxl.results import json_value
+
+STATE_FILE = Path(".perfxl") / "state.json"
+SCHEMA = 1
+
+
+def _enc(value: object) -> object:
+    if isinstance(value, Decimal):
+        return {"$d": str(value)}
+    if isinstance(value, dt.date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, tuple | list):
+        return [_enc(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _enc(v) for k, v in value.items()}
+    return value
+
+
+def _dec(value: object) -> object:
+    if isinstance(value, dict):
+        if "$d" in value:
+            return Decimal(value["$d"])
+        if "$date" in value:
+            return dt.date.fromisoformat(value["$date"])
+        return {k: _dec(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_dec(v) for v in value]
+    return value
+
+
+def dump_result(r: FileResult) -> dict:
+    """A FileResult as JSON-safe data (lossless)."""
+    data = {f.name: getattr(r, f.name) for f in dataclasses.fields(r)}
+    data["indicators"] = [dataclasses.asdict(i) for i in r.indicators]
+    data["findings"] = [{"code": f.code, "message": f.message, "sheet": f.sheet, "cells": list(f.cells),
+                         "file": f.file, "unit_code": f.unit_code, "details": f.details} for f in r.findings]
+    data["cells"] = {k: list(v) for k, v in r.cells.items()}
+    return _enc(data)  # type: ignore[return-value]
+
+
+def load_result(data: dict) -> FileResult:
+    d = _dec(data)
+    d["indicators"] = [IndicatorResult(**i) for i in d["indicators"]]  # type: ignore[index]
+    d["findings"] = [Finding(f["code"], f["message"], f["sheet"], tuple(f["cells"]), f["file"], f["unit_code"],
+                             f["details"]) for f in d["findings"]]  # type: ignore[index]
+    d["cells"] = {k: tuple(v) for k, v in d["cells"].items()}  # type: ignore[index]
+    return FileResult(**d)  # type: ignore[arg-type]
+
+
+@cache
+def code_fingerprint() -> str:
+    """perfxl's version and a hash of its own code and data files."""
+    h = hashlib.sha256(__version__.encode())
+    root = resources.files("perfxl")
+    for name in sorted(p.name for p in root.iterdir() if p.name.endswith((".py", ".toml"))):
+        h.update(name.encode())
+        h.update(root.joinpath(name).read_bytes())
+    return h.hexdigest()
+
+
+def options_fingerprint(options) -> str:
+    """Everything in Options that can change a file's result."""
+    adjustments = {u: {c: [str(a.score), a.reason] for c, a in sorted(adj.items())}
+                   for u, adj in sorted(options.adjustments.items())}
+    text = json.dumps({"rubric": options.rubric.hash, "year": options.year, "deadline": options.deadline.isoformat(),
+                       "limits": dataclasses.asdict(options.limits), "adjustments": adjustments,
+                       "code": code_fingerprint()}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def cache_key(sha256: str, rel: str, fingerprint: str) -> str:
+    return hashlib.sha256(f"{sha256}\0{rel}\0{fingerprint}".encode()).hexdigest()
+
+
+class State:
+    """Load, consult and save `.perfxl/state.json` in an output folder."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.path = out_dir / STATE_FILE
+        self.cache: dict[str, dict] = {}
+        self.units: dict[str, dict] = {}
+        try:
+            data = json.loads(self.path.read_text("utf-8"))
+            if data.get("schema") == SCHEMA:
+                self.cache, self.units = data.get("cache", {}), data.get("units", {})
+        except (OSError, ValueError, AttributeError):
+            pass  # no state, or a damaged one: start afresh
+        self.used: dict[str, dict] = {}
+
+    def lookup(self, key: str) -> FileResult | None:
+        entry = self.cache.get(key)
+        if entry is None:
+            return None
+        try:
+            result = load_result(entry)
+        except (KeyError, TypeError, ValueError):
+            return None
+        self.used[key] = entry
+        return result
+
+    def store(self, key: str, result: FileResult) -> None:
+        self.used[key] = dump_result(result)
+
+    def compare(self, results: list[FileResult]) -> None:
+        """Set `since_last` on each scored result whose file changed since the last run."""
+        for r in results:
+            if not r.scored or not r.unit_code:
+                continue
+            previous = self.units.get(r.unit_code)
+            current = {"sha256": r.sha256, "file": r.file, "codes": sorted({f.code for f in r.findings}),
+                       "fields": _enc(r.fields)}
+            if previous is None:
+                self.units[r.unit_code] = {**current, "since_last": None}
+                continue
+            if previous.get("sha256") == r.sha256:
+                r.since_last = previous.get("since_last")
+                continue
+            old, new = set(previous.get("codes", [])), set(current["codes"])
+            old_fields = _dec(previous.get("fields", {}))
+            changed = {k: [json_value(old_fields.get(k)), json_value(v)]  # type: ignore[union-attr]
+                       for k, v in r.fields.items() if old_fields.get(k) != v}  # type: ignore[union-attr]
+            since = {"resolved": sorted(old - new), "still_open": sorted(old & new), "new": sorted(new - old),
+                     "changed_fields": changed, "previous_file": previous.get("file")}
+            r.since_last = since
+            self.units[r.unit_code] = {**current, "since_last": since}
+
+    def save(self) -> None:
+        data = {"schema": SCHEMA, "cache": dict(sorted(self.used.items())), "units": dict(sorted(self.units.items()))}
+        write_text(self.path, json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")))
