@@ -13,6 +13,7 @@ from perfxl.findings import Finding
 from perfxl.model import FieldValue, Submission
 from perfxl.rubric import Rubric
 from perfxl.scoring import Scored
+from perfxl.values import format_money as money
 from perfxl.values import format_number, round_half_up
 
 TOLERANCE = Decimal("0.01")
@@ -26,11 +27,6 @@ class Context:
     rubric: Rubric
     year: int
     deadline: dt.date
-
-
-def money(d: Decimal) -> str:
-    """Money with at least two decimals: 2.89, 3002.65, 10.00."""
-    return f"{d:.2f}" if d.as_tuple().exponent >= -2 else format_number(d)  # type: ignore[operator]
 
 
 def _fv(ctx: Context, key: str) -> FieldValue:

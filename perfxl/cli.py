@@ -25,7 +25,10 @@ app = typer.Typer(
 RubricOpt = Annotated[str, typer.Option("--rubric", help="指标体系：内置编号或 TOML 文件路径。")]
 YearOpt = Annotated[int | None, typer.Option("--year", help="评价年度（默认取指标体系的年度）。")]
 JobsOpt = Annotated[int | None, typer.Option("--jobs", min=1, help="并行读取的进程数（默认：可用的 CPU 核数）。")]
-DeadlineOpt = Annotated[str | None, typer.Option("--deadline", help="报送截止日期 YYYY-MM-DD（默认取指标体系的规定）。")]
+DeadlineOpt = Annotated[str | None, typer.Option(
+    "--deadline", help="报送截止日期 YYYY-MM-DD（默认取指标体系的规定）。")]
+RosterOpt = Annotated[Path | None, typer.Option(
+    "--roster", help="单位名单（.xlsx 或 .csv）：单位编码、单位名称，可选主管部门和财政部门掌握的数据。")]
 
 
 class UsageError(Exception):
@@ -61,6 +64,24 @@ def _options(rubric: str, year: int | None, deadline: str | None, **kw):
     return Options.for_rubric(rub, year, due, **kw)
 
 
+ROSTER_HINT = ("名单须为 .xlsx 或 .csv（UTF-8 或 GB18030 编码），含“单位编码”“单位名称”列，可选“主管部门”"
+               "和以基础数据表项目名称（如 财政拨款收入年初预算数）命名的数据列")
+ADJUST_HINT = ("调整文件须为 CSV（UTF-8 或 GB18030 编码），含“单位编码”“指标编码”“核定得分”“理由”四列，"
+               "每行调整一个人工评分指标")
+
+
+def _roster(path: Path | None):
+    """Load the roster before any file is read; a bad one is a usage error."""
+    if path is None:
+        return None
+    from perfxl.roster import RosterError, load_roster
+
+    try:
+        return load_roster(path)
+    except RosterError as exc:
+        raise UsageError(str(exc), ROSTER_HINT) from exc
+
+
 def _progress(total: int):
     """A progress callback on an interactive terminal, else a no-op."""
     if not sys.stderr.isatty() or total < 2:
@@ -73,20 +94,34 @@ def _progress(total: int):
     return (lambda rel: bar.advance(task)), bar
 
 
-@app.command(epilog="示例：perfxl template -o 2020年度自评模板.xlsx")
+@app.command(epilog="示例：perfxl template -o 2020年度自评模板.xlsx\n\n"
+                      "　　　perfxl template --roster 单位名单.xlsx -o 预填模板")
 def template(
-    out: Annotated[Path, typer.Option("-o", "--out", help="输出文件（.xlsx）。")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="输出文件（.xlsx）；与 --roster 同用时为输出文件夹。")],
     rubric: RubricOpt = "gd-dept-2020",
     year: YearOpt = None,
     deadline: DeadlineOpt = None,
+    roster: RosterOpt = None,
 ) -> None:
-    """生成下发给各单位的空白填报模板。"""
+    """生成下发给各单位的空白填报模板；给出 --roster 时为名单中每个单位生成一份预填并锁定的模板。"""
     from perfxl.template import build_template
 
     try:
         opts = _options(rubric, year, deadline)
+        if roster is not None:
+            if out.exists() and not out.is_dir():
+                raise UsageError(f"输出位置 {out} 是已存在的文件", "使用 --roster 时 -o 应为文件夹，如 -o 预填模板")
+            if out.suffix.lower() == ".xlsx":
+                raise UsageError(f"输出位置 {out} 像是文件名", "使用 --roster 时 -o 应为文件夹，如 -o 预填模板")
+        units = _roster(roster)
     except UsageError as err:
         raise _fail(err) from err
+    if units is not None:
+        from perfxl.roster import write_prefilled
+
+        written = write_prefilled(units, opts.rubric, opts.year, out)
+        typer.echo(f"已生成 {len(written)} 份预填模板：{out}")
+        return
     if out.suffix.lower() != ".xlsx":
         raise _fail(UsageError(f"输出文件 {out} 不是 .xlsx", "请用 -o 指定以 .xlsx 结尾的文件名"))
     build_template(out, opts.rubric, opts.year)
@@ -104,6 +139,10 @@ def _print_findings(batch) -> None:
         for f in r.findings:
             where = f"{f.sheet}!{f.cell}" if f.sheet and f.cell else (f.sheet or "")
             typer.echo(f"  {Severity(f.severity).label} {f.code} {where} {f.message}")
+    if batch.findings:
+        typer.echo("本批次")
+        for f in batch.findings:
+            typer.echo(f"  {Severity(f.severity).label} {f.code} {f.message}")
 
 
 @app.command(epilog="示例：perfxl check examples/returns-2020")
@@ -113,18 +152,24 @@ def check(
     year: YearOpt = None,
     deadline: DeadlineOpt = None,
     jobs: JobsOpt = None,
+    roster: RosterOpt = None,
 ) -> None:
     """检查一个或多个报回文件，列出发现的问题；有错误时退出码为 1。"""
     from perfxl.pipeline import candidates_for, run_candidates
 
     try:
         opts = _options(rubric, year, deadline)
+        units = _roster(roster)
         missing = [p for p in paths if not p.exists()]
         if missing:
             raise UsageError(f"找不到 {missing[0]}", "请检查路径是否正确")
     except UsageError as err:
         raise _fail(err) from err
     batch = run_candidates(candidates_for(paths), opts, jobs=jobs)
+    if units is not None:
+        from perfxl.roster import apply_roster
+
+        apply_roster(batch, units)
     _print_findings(batch)
     errors = sum(r.errors for r in batch.files)
     raise typer.Exit(1 if errors else 0)
@@ -143,14 +188,28 @@ def run(
     year: YearOpt = None,
     deadline: DeadlineOpt = None,
     jobs: JobsOpt = None,
+    roster: RosterOpt = None,
+    adjust: Annotated[Path | None, typer.Option(
+        "--adjust", help="财政部门核定调整（CSV：单位编码、指标编码、核定得分、理由），"
+                         "替换人工评分指标的核定得分。")] = None,
 ) -> None:
     """批量复核：读取文件夹中的全部报回文件，生成报告、汇总表和 results.json。"""
+    import dataclasses
+
     from perfxl.intake import discover
-    from perfxl.outputs import write_all
-    from perfxl.pipeline import run_candidates
+    from perfxl.outputs import run_job
 
     try:
         opts = _options(rubric, year, deadline)
+        units = _roster(roster)
+        if adjust is not None:
+            from perfxl.adjust import AdjustmentError, load_adjustments
+
+            try:
+                adjustments = load_adjustments(adjust, opts.rubric, units)
+            except AdjustmentError as exc:
+                raise UsageError(str(exc), ADJUST_HINT) from exc
+            opts = dataclasses.replace(opts, adjustments=adjustments)
         if not folder.is_dir():
             raise UsageError(f"找不到文件夹 {folder}", "请指定存放报回文件的文件夹")
         if _inside(out, folder):
@@ -161,11 +220,10 @@ def run(
     candidates = discover(folder)
     step, bar = _progress(len(candidates))
     try:
-        batch = run_candidates(candidates, opts, step, jobs)
+        batch = run_job(candidates, opts, folder, out, roster=units, jobs=jobs, progress=step)
     finally:
         if bar is not None:
             bar.stop()
-    write_all(batch, out)
     _print_summary(batch, out)
 
 
@@ -186,6 +244,8 @@ def _print_summary(batch, out: Path) -> None:
     for label in (*batch.rubric.grade_labels, "未定级"):
         if grades.get(label):
             table.add_row(f"  {label}", str(grades[label]))
+    if batch.not_submitted:
+        table.add_row("未报送单位（名单内）", str(len(batch.not_submitted)))
     table.add_row("错误", str(sum(r.errors for r in batch.files)))
     table.add_row("警告", str(sum(r.warnings for r in batch.files)))
     console = Console(highlight=False)

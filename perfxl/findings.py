@@ -57,6 +57,7 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "duplicate-submission": (W, "同一单位重复报送"),
     "unknown-unit": (W, "单位不在名单内"),
     "not-submitted": (W, "单位未报送"),
+    "adjustment-unused": (W, "核定调整未使用"),
     "ledger-mismatch": (W, "与财政数据不符"),
     "not-applicable": (I, "指标不适用"),
     "score-not-applicable": (I, "不适用指标填写了得分"),

@@ -1,15 +1,37 @@
-"""Write every output of a batch into the output folder; results.json last (spec §8)."""
+"""The main job and its outputs: evaluate a folder, apply the roster, remember, write (spec §8)."""
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
-from perfxl.pipeline import BatchResult
+from perfxl.intake import Candidate
+from perfxl.model import BatchResult
+from perfxl.pipeline import Options, run_candidates
+from perfxl.state import State
 
 
-def write_all(batch: BatchResult, out_dir: Path) -> None:
-    """reports/, summary.xlsx, then results.json — whose presence means the run finished."""
+def run_job(candidates: list[Candidate], options: Options, input_dir: Path, out_dir: Path, *,
+            roster=None, jobs: int | None = None, progress: Callable[[str], None] | None = None) -> BatchResult:
+    """`perfxl run`: evaluate (reusing the output folder's cache), roster, adjustments, outputs."""
+    state = State(out_dir)
+    batch = run_candidates(candidates, options, progress, jobs, state)
+    if roster is not None:
+        from perfxl.roster import apply_roster
+
+        apply_roster(batch, roster)
+    if options.adjustments:
+        from perfxl.adjust import unused_adjustments
+
+        unused_adjustments(batch, options.adjustments)
+    state.compare(batch.files)  # after every batch-level finding, so since_last sees them
+    write_all(batch, input_dir, out_dir, state)
+    return batch
+
+
+def write_all(batch: BatchResult, input_dir: Path, out_dir: Path, state: State | None = None) -> None:
+    """reports/, summary.xlsx, state, then results.json — whose presence means the run finished."""
     from perfxl.report import write_reports
     from perfxl.results import write_results
     from perfxl.summary import write_summary
@@ -17,17 +39,18 @@ def write_all(batch: BatchResult, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         (out_dir / "results.json").unlink()
-    written = set(write_reports(batch, out_dir))
-    _remove_stale(out_dir / "reports", written, "*.md")
+    _replace_folder(out_dir / "reports", write_reports(batch, out_dir), "*.md")
     write_summary(batch, out_dir)
+    if state is not None:
+        state.save()
     write_results(batch, out_dir)
 
 
-def _remove_stale(folder: Path, keep: set[Path], pattern: str) -> None:
-    """Drop outputs of units that are no longer in the batch, so the folder shows this run."""
+def _replace_folder(folder: Path, written: list[Path], pattern: str) -> None:
+    """Drop outputs of units no longer in the batch, so the folder shows exactly this run."""
     if not folder.is_dir():
         return
-    keep_resolved = {p.resolve() for p in keep}
+    keep = {p.resolve() for p in written}
     for path in folder.glob(pattern):
-        if path.resolve() not in keep_resolved:
+        if path.resolve() not in keep:
             path.unlink()

@@ -15,7 +15,7 @@ from perfxl.fields import fields
 from perfxl.findings import Finding
 from perfxl.model import FieldValue, IndicatorResult, Submission
 from perfxl.rubric import Indicator, Rubric
-from perfxl.values import format_number, round_half_up
+from perfxl.values import format_money, format_number, round_half_up
 
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
@@ -126,8 +126,8 @@ class _Scorer:
             if days < 0:
                 s, e = self.field(v["start"]), self.field(v["end"])
                 self.add("date-order",
-                         f"{_where(e, labels[v['end']])} {end.isoformat()} 早于{_where(s, labels[v['start']])} "
-                         f"{start.isoformat()}，预算不能在批复前公开，请核对日期", e, s)
+                         f"{_where(e, labels[v['end']])}为 {end.isoformat()}，早于{_where(s, labels[v['start']])}"
+                         f" {start.isoformat()}，预算不能在批复前公开，请核对日期", e, s)
                 return self._cannot(res)
             res.value = days
             res.reviewed_score = ind.weight if days <= ind.rule["days"] else ZERO
@@ -162,19 +162,18 @@ class _Scorer:
     def _zero_denominator(self, ind: Indicator, res: IndicatorResult, num: Decimal,
                           num_keys: list[str], den_keys: list[str], labels: dict[str, str]) -> IndicatorResult:
         cells = [self.field(k) for k in (*num_keys, *den_keys)]
-        den_text = "、".join(f"「{labels[k]}」" for k in den_keys)
         if num == 0 and ind.blank == "not-applicable":
             self.add("not-applicable",
                      f"指标 {ind.code}「{ind.name}」的数据均为 0，按不适用处理，已剔除该指标并折算为百分制",
                      *cells)
             res.applicable, res.reason = False, "zero-denominator"
             return res
-        figures = "，".join(f"「{labels[k]}」{format_number(_num(self.field(k).value))} 万元"
+        figures = "，".join(f"「{labels[k]}」{format_money(_num(self.field(k).value))} 万元"
                            if fields()[k].type == "money" else
                            f"「{labels[k]}」{self.field(k).value}" for k in (*num_keys, *den_keys))
         code = "unbudgeted-spending" if ind.blank == "not-applicable" else "zero-denominator"
         tail = "无预算而有支出" if code == "unbudgeted-spending" else "分母为 0"
-        self.add(code, f"指标 {ind.code}「{ind.name}」：{figures}，{den_text}为 0，{tail}，本项得 0 分",
+        self.add(code, f"指标 {ind.code}「{ind.name}」：{figures}，{tail}，本项得 0 分",
                  *cells)
         res.reason = "zero-denominator"
         res.reviewed_score = ZERO

@@ -66,6 +66,11 @@ def format_number(d: Decimal) -> str:
     return text if text not in ("-0", "") else "0"
 
 
+def format_money(d: Decimal) -> str:
+    """Money with at least two decimals: 2.89, 3002.65, 10.00 (more when typed with more)."""
+    return f"{d:.2f}" if d.as_tuple().exponent >= -2 else format_number(d)  # type: ignore[operator]
+
+
 def fold(text: str) -> str:
     """NFKC with all whitespace removed."""
     return "".join(unicodedata.normalize("NFKC", text).split())

@@ -128,6 +128,7 @@ class WorkerPool:
         self.workers[self.workers.index(w)] = self._start()
 
     def _death(self, w: _Worker, rel: str) -> FileResult:
+        w.proc.join(timeout=2)  # the pipe can close before the exit status is known
         code = w.proc.exitcode
         if code is not None and code < 0:
             why = f"读取程序异常终止（信号 {-code}），多为文件中有超大区域或内存超过 {self.limits.memory_bytes // 2**20} MiB 的安全上限"
