@@ -227,6 +227,9 @@ def run(
     _print_summary(batch, out)
 
 
+STATUS_ORDER = ("已审核", "有错误", "无法读取", "模板不符", "重复已忽略", "已忽略")
+
+
 def _print_summary(batch, out: Path) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -234,12 +237,16 @@ def _print_summary(batch, out: Path) -> None:
     statuses = Counter(r.status_label for r in batch.files)
     scored = [r for r in batch.files if r.scored]
     grades = Counter(r.reviewed_grade or "未定级" for r in scored)
-    table = Table(title=f"{batch.year}年度部门整体支出绩效自评复核结果", show_header=True)
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(f"{batch.year}年度部门整体支出绩效自评复核：指标体系 {batch.rubric.id}，"
+                  f"报送截止 {batch.deadline.isoformat()}")
+    table = Table(show_header=True)
     table.add_column("项目")
     table.add_column("数量", justify="right")
     table.add_row("文件", str(len(batch.files)))
-    for label, n in sorted(statuses.items()):
-        table.add_row(f"  {label}", str(n))
+    for label in STATUS_ORDER:
+        if statuses.get(label):
+            table.add_row(f"  {label}", str(statuses[label]))
     table.add_row("已评分单位", str(len(scored)))
     for label in (*batch.rubric.grade_labels, "未定级"):
         if grades.get(label):
@@ -248,9 +255,20 @@ def _print_summary(batch, out: Path) -> None:
         table.add_row("未报送单位（名单内）", str(len(batch.not_submitted)))
     table.add_row("错误", str(sum(r.errors for r in batch.files)))
     table.add_row("警告", str(sum(r.warnings for r in batch.files)))
-    console = Console(highlight=False)
     console.print(table)
-    console.print(f"输出：{out / 'summary.xlsx'}、{out / 'reports'}、{out / 'results.json'}")
+    returned = [r for r in batch.files if r.status == "error"]
+    if returned:
+        console.print(f"需退回更正的单位 {len(returned)} 个：")
+        for r in returned:
+            codes = "、".join(dict.fromkeys(f.code for f in r.findings if f.severity == "error"))
+            console.print(f"  {r.unit_code or '—'} {r.unit_name or r.file}（{codes}）")
+    console.print(f"输出文件夹：{out}")
+    for label, path in (("汇总表", out / "summary.xlsx"), ("单位报告", out / "reports"),
+                        ("反馈件", out / "feedback"), ("总览网页", out / "index.html"),
+                        ("结果数据", out / "results.json")):
+        if path.exists():
+            count = f"（{sum(1 for p in path.iterdir() if p.is_file())} 份）" if path.is_dir() else ""
+            console.print(f"  {label}：{path}{count}")
 
 
 def version_callback(value: bool) -> None:
