@@ -204,7 +204,7 @@ def unit(name: str, code: str, department: str, *, we: str = "我局", unit_type
         "text_functions": "\n".join((f"{name}是{department}的本级预算单位，属{unit_type}。主要职责如下：",
                                      *(f"{i}.{d}" for i, d in enumerate(duties, 1)))),
         "text_key_work": "\n".join(f"{i}、{w}" for i, w in enumerate(works, 1)),
-        "text_targets": "\n".join(f"{i}、{w.split('，')[0]}，全年计划任务按期完成。" for i, w in enumerate(works, 1)),
+        "text_targets": "\n".join(f"{i}、{w.split('，')[0].rstrip('。')}，全年计划任务按期完成。" for i, w in enumerate(works, 1)),
         "text_process": "\n".join((
             f"（一）评价小组情况。{we}成立绩效自评工作小组共{team}人，由分管财务的领导任组长，"
             "办公室、财务及各业务科室负责人任组员。",

@@ -9,6 +9,7 @@ the sheet, cell and label. Nothing here guesses silently.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -222,7 +223,7 @@ def parse_date(raw: object, date1904: bool = False) -> Parsed:
     if isinstance(raw, dt.date):
         return Parsed(raw)
     if isinstance(raw, int | float) and not isinstance(raw, bool):
-        if raw == int(raw) and SERIAL_MIN <= raw <= SERIAL_MAX:
+        if math.isfinite(raw) and raw == int(raw) and SERIAL_MIN <= raw <= SERIAL_MAX:
             day = serial_to_date(int(raw), date1904)
             note = f"数字 {int(raw)} 按 Excel 日期序号理解为 {day.isoformat()}"
             return Parsed(day, note=("date-from-serial", note))
@@ -257,7 +258,7 @@ def parse_text(raw: object) -> Parsed:
     """Free text; an integral number becomes its digits (a phone typed as a number)."""
     if is_blank(raw):
         return BLANK
-    if isinstance(raw, float) and raw == int(raw):
+    if isinstance(raw, float) and math.isfinite(raw) and raw == int(raw):
         return Parsed(str(int(raw)))
     if isinstance(raw, int | float):
         return Parsed(show(raw))
