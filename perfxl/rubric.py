@@ -122,18 +122,21 @@ class Rubric:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _line_of(text: str, code: str | None) -> int:
-    """The line on which an indicator's code is defined, for error messages."""
+def _line_of(text: str, code: str | None, occurrence: int = 1) -> int:
+    """The line on which an indicator's code is defined (its n-th definition), for messages."""
     if code is None:
         return 1
+    seen = 0
     for n, line in enumerate(text.splitlines(), 1):
         if re.match(rf'\s*code\s*=\s*"{re.escape(code)}"', line):
-            return n
+            seen += 1
+            if seen == occurrence:
+                return n
     return 1
 
 
-def _fail(source: str, text: str, code: str | None, message: str) -> RubricError:
-    return RubricError(f"{source} 第 {_line_of(text, code)} 行：{message}")
+def _fail(source: str, text: str, code: str | None, message: str, occurrence: int = 1) -> RubricError:
+    return RubricError(f"{source} 第 {_line_of(text, code, occurrence)} 行：{message}")
 
 
 def _check_indicator(raw: dict, source: str, text: str, known: set[str]) -> Indicator:
@@ -197,7 +200,7 @@ def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
     codes = [i.code for i in indicators]
     for code in codes:
         if codes.count(code) > 1:
-            raise _fail(source, text, code, f"指标编码 {code} 重复")
+            raise _fail(source, text, code, f"指标编码 {code} 重复", occurrence=2)
     total = sum((i.weight for i in indicators), Decimal(0))
     if total != 100:
         raise RubricError(f"{source}：各指标分值之和为 {total}，应为 100")

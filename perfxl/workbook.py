@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import zipfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import python_calamine
 
@@ -31,6 +32,7 @@ from perfxl.rubric import Rubric
 #: trailing parenthesised units dropped from labels before matching (spec §3)
 LABEL_UNITS = ("万元", "人", "%", "项", "个", "天", "日", "元/人")
 QUOTES = "\"'“”‘’「」『』"
+MAX_LABEL = 60
 
 SCORE_COLUMNS = {
     "code": ("指标编码", "编码", "指标代码", "代码"),
@@ -49,8 +51,13 @@ GRADE_LABELS = ("自评等级", "等级", "评价等级")
 
 def label_key(text: object) -> str:
     """Normalise a label: NFKC, no whitespace or quotes, no `*`, `其中：`, `：` or unit."""
-    if not isinstance(text, str):
-        return ""
+    if not isinstance(text, str) or len(text) > MAX_LABEL:
+        return ""  # long texts are answers, never labels
+    return _label_key(text)
+
+
+@lru_cache(maxsize=8192)
+def _label_key(text: str) -> str:
     key = "".join(ch for ch in values.fold(text) if ch not in QUOTES)
     key = key.lstrip("*")
     if key.startswith("其中:"):
