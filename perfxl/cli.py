@@ -192,6 +192,7 @@ def run(
     adjust: Annotated[Path | None, typer.Option(
         "--adjust", help="财政部门核定调整（CSV：单位编码、指标编码、核定得分、理由），"
                          "替换人工评分指标的核定得分。")] = None,
+    docx: Annotated[bool, typer.Option("--docx", help="同时生成 Word 版自评报告（reports/*.docx，公文样式）。")] = False,
 ) -> None:
     """批量复核：读取文件夹中的全部报回文件，生成报告、汇总表和 results.json。"""
     import dataclasses
@@ -220,7 +221,7 @@ def run(
     candidates = discover(folder)
     step, bar = _progress(len(candidates))
     try:
-        batch = run_job(candidates, opts, folder, out, roster=units, jobs=jobs, progress=step)
+        batch = run_job(candidates, opts, folder, out, roster=units, jobs=jobs, progress=step, docx=docx)
     finally:
         if bar is not None:
             bar.stop()
@@ -263,12 +264,15 @@ def _print_summary(batch, out: Path) -> None:
             codes = "、".join(dict.fromkeys(f.code for f in r.findings if f.severity == "error"))
             console.print(f"  {r.unit_code or '—'} {r.unit_name or r.file}（{codes}）")
     console.print(f"输出文件夹：{out}")
-    for label, path in (("汇总表", out / "summary.xlsx"), ("单位报告", out / "reports"),
-                        ("反馈件", out / "feedback"), ("总览网页", out / "index.html"),
-                        ("结果数据", out / "results.json")):
-        if path.exists():
-            count = f"（{sum(1 for p in path.iterdir() if p.is_file())} 份）" if path.is_dir() else ""
-            console.print(f"  {label}：{path}{count}")
+    reports = out / "reports"
+    for label, path, pattern in (("汇总表", out / "summary.xlsx", ""), ("单位报告", reports, "*.md"),
+                                 ("Word 报告", reports, "*.docx"), ("反馈件", out / "feedback", "*.xlsx"),
+                                 ("总览网页", out / "index.html", ""), ("结果数据", out / "results.json", "")):
+        count = sum(1 for _ in path.glob(pattern)) if pattern and path.is_dir() else 0
+        if pattern and count:
+            console.print(f"  {label}：{path}（{count} 份）")
+        elif not pattern and path.exists():
+            console.print(f"  {label}：{path}")
 
 
 def version_callback(value: bool) -> None:

@@ -13,7 +13,8 @@ from perfxl.state import State
 
 
 def run_job(candidates: list[Candidate], options: Options, input_dir: Path, out_dir: Path, *,
-            roster=None, jobs: int | None = None, progress: Callable[[str], None] | None = None) -> BatchResult:
+            roster=None, jobs: int | None = None, progress: Callable[[str], None] | None = None,
+            docx: bool = False) -> BatchResult:
     """`perfxl run`: evaluate (reusing the output folder's cache), roster, adjustments, outputs."""
     state = State(out_dir)
     batch = run_candidates(candidates, options, progress, jobs, state)
@@ -26,12 +27,15 @@ def run_job(candidates: list[Candidate], options: Options, input_dir: Path, out_
 
         unused_adjustments(batch, options.adjustments)
     state.compare(batch.files)  # after every batch-level finding, so since_last sees them
-    write_all(batch, input_dir, out_dir, state)
+    write_all(batch, input_dir, out_dir, state, docx=docx, jobs=jobs)
     return batch
 
 
-def write_all(batch: BatchResult, input_dir: Path, out_dir: Path, state: State | None = None) -> None:
-    """reports/, summary.xlsx, state, then results.json — whose presence means the run finished."""
+def write_all(batch: BatchResult, input_dir: Path, out_dir: Path, state: State | None = None, *,
+              docx: bool = False, jobs: int | None = None) -> None:
+    """reports/ (Markdown, HTML, optionally Word), summary.xlsx, index.html, state, then
+    results.json — whose presence means the run finished."""
+    from perfxl.htmlpage import write_html
     from perfxl.report import write_reports
     from perfxl.results import write_results
     from perfxl.summary import write_summary
@@ -39,8 +43,17 @@ def write_all(batch: BatchResult, input_dir: Path, out_dir: Path, state: State |
     out_dir.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         (out_dir / "results.json").unlink()
-    _replace_folder(out_dir / "reports", write_reports(batch, out_dir), "*.md")
+    reports = out_dir / "reports"
+    markdown = write_reports(batch, out_dir)
+    _replace_folder(reports, markdown, "*.md")
+    docx_paths: list[Path] = []
+    if docx:
+        from perfxl.docx import write_docx
+
+        docx_paths = write_docx(batch, out_dir, markdown, jobs)
+    _replace_folder(reports, docx_paths, "*.docx")  # without --docx, old Word files would not match
     write_summary(batch, out_dir)
+    _replace_folder(reports, write_html(batch, out_dir, markdown), "*.html")
     if state is not None:
         state.save()
     write_results(batch, out_dir)
