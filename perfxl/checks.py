@@ -53,17 +53,19 @@ def template_findings(sub: Submission, rubric: Rubric) -> list[Finding]:
     if meta is None:
         return [Finding("meta-missing", "工作簿中没有模板标识页（_meta），可能是复制到新工作簿中填报的；"
                         f"已按本批次指标体系 {rubric.id} 读取和评分，请核对各项是否读取正确")]
-    problems = []
+    problems: list[tuple[str, str]] = []  # (_meta key, what differs)
     if meta.get("rubric_id") != rubric.id:
-        problems.append(f"指标体系为 {meta.get('rubric_id') or '空'}，本批次为 {rubric.id}")
+        problems.append(("rubric_id", f"指标体系为 {meta.get('rubric_id') or '空'}，本批次为 {rubric.id}"))
     elif meta.get("rubric_hash") != rubric.hash:
-        problems.append("指标体系的分值或评分规则与本批次不同")
+        problems.append(("rubric_hash", "指标体系的分值或评分规则与本批次不同"))
     major = str(meta.get("format_version", "")).split(".")[0]
     if major != FORMAT_VERSION.split(".")[0]:
-        problems.append(f"模板格式版本为 {meta.get('format_version') or '空'}，本批次为 {FORMAT_VERSION}")
+        problems.append(("format_version", f"模板格式版本为 {meta.get('format_version') or '空'}，"
+                                           f"本批次为 {FORMAT_VERSION}"))
     if problems:
-        return [Finding("template-mismatch", "该文件不是用本批次下发的模板填报的：" + "；".join(problems)
-                        + "。请使用本次下发的模板重新填报", "_meta", ("B1",))]
+        cells = tuple(sub.meta_cells[k] for k, _ in problems if k in sub.meta_cells)
+        return [Finding("template-mismatch", "该文件不是用本批次下发的模板填报的：" + "；".join(p for _, p in problems)
+                        + "。请使用本次下发的模板重新填报", "_meta", cells)]
     return []
 
 

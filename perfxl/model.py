@@ -65,6 +65,7 @@ class Submission:
     file: str
     format: str = "xlsx"
     meta: dict[str, str] | None = None
+    meta_cells: dict[str, str] = field(default_factory=dict)  # _meta key -> cell of its value
     fields: dict[str, FieldValue] = field(default_factory=dict)
     rows: dict[str, ScoreRow] = field(default_factory=dict)
     self_total: FieldValue = field(default_factory=lambda: FieldValue("score_total"))

@@ -287,7 +287,7 @@ def parse_choice(raw: object, choices: tuple[str, ...]) -> Parsed:
 
 
 def parse_longtext(raw: object) -> Parsed:
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
+    if is_blank(raw):  # "无" as the whole of a required text is no text
         return BLANK
     text = parse_text(raw) if not isinstance(raw, str) else Parsed(raw.strip())
     return text

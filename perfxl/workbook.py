@@ -224,6 +224,7 @@ class Reader:
             if c == 0 and isinstance(v, str):
                 val = grid.get((r, 1))
                 meta[v.strip()] = values.parse_text(val).value or ""
+                self.sub.meta_cells[v.strip()] = a1(r, 1)
         self.sub.meta = meta
 
     # -- 基础数据表 -------------------------------------------------------------------------
