@@ -25,6 +25,7 @@ from perfxl.model import BatchResult, FileResult, IndicatorResult
 from perfxl.pipeline import Options
 from perfxl.rubric import Indicator
 from perfxl.scoring import show_value
+from perfxl.state import since_last_text
 from perfxl.values import fold, format_number, is_empty_text, round_half_up
 
 TEMPLATE = "report.md.j2"
@@ -230,6 +231,7 @@ def report_context(result: FileResult, ctx: Context) -> dict[str, object]:
         "self_total": result.self_total, "self_grade": result.self_grade,
         "reviewed_total": result.reviewed_total, "reviewed_grade": result.reviewed_grade,
         "rescaled": result.rescaled, "errors": result.errors, "warnings": result.warnings,
+        "since_last": since_last_text(result.since_last),
     }
 
 

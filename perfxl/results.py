@@ -108,6 +108,7 @@ def file_entry(rubric: Rubric, r: FileResult) -> dict[str, object]:
         "warnings": r.warnings,
         "format": r.format,
         "sha256": r.sha256,
+        "since_last": r.since_last,
     }
 
 

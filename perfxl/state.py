@@ -23,7 +23,7 @@ from pathlib import Path
 
 from perfxl import __version__
 from perfxl.atomic import write_text
-from perfxl.findings import Finding
+from perfxl.findings import CATALOGUE, Finding
 from perfxl.model import FileResult, IndicatorResult
 from perfxl.results import json_value
 
@@ -99,6 +99,32 @@ def cache_key(sha256: str, rel: str, fingerprint: str) -> str:
     return hashlib.sha256(f"{sha256}\0{rel}\0{fingerprint}".encode()).hexdigest()
 
 
+def since_last_text(since: dict | None) -> str | None:
+    """One Chinese line on a resubmission: findings resolved, still open, new; inputs changed."""
+    if not since:
+        return None
+    from perfxl.fields import fields
+
+    parts = []
+    for key, label in (("resolved", "已解决"), ("still_open", "仍存在"), ("new", "新出现")):
+        codes = since.get(key) or []
+        if codes:
+            parts.append(f"{label}：" + "、".join(f"{CATALOGUE[c][1]}（{c}）" if c in CATALOGUE else c for c in codes))
+    changed = since.get("changed_fields") or {}
+    if changed:
+        spec = fields()
+        items = [f"{spec[k].label if k in spec else k} {_show(old)} → {_show(new)}" for k, (old, new) in changed.items()]
+        parts.append("改动的数据：" + "；".join(items))
+    return "；".join(parts) if parts else "重新报送，问题与数据均无变化"
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return "（空）"
+    text = str(value)
+    return text if len(text) <= 20 else text[:20] + "…"
+
+
 class State:
     """Load, consult and save `.perfxl/state.json` in an output folder."""
 
@@ -153,4 +179,4 @@ class State:
 
     def save(self) -> None:
         data = {"schema": SCHEMA, "cache": dict(sorted(self.used.items())), "units": dict(sorted(self.units.items()))}
-        write_text(self.path, json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")))
+        write_text(self.path, json.dumps(data, ensure_ascii=False, separators=(",", ":")))  # orders are fixed

@@ -14,6 +14,7 @@ from pathlib import Path
 import xlsxwriter
 
 from perfxl.atomic import atomic_path
+from perfxl.state import since_last_text
 from perfxl.findings import CATALOGUE, Finding
 from perfxl.model import BatchResult, FileResult
 
@@ -23,7 +24,7 @@ SUMMARY_HEADERS = (
     "本年支出合计", "年末结转和结余", "预算执行率", "自评总分", "核定总分", "自评等级", "核定等级",
     "错误数", "警告数",
 )
-EXTRA_HEADERS = ("是否退回", "主要问题")
+EXTRA_HEADERS = ("是否退回", "主要问题", "与上次报送相比")
 MONEY_KEYS = ("income_total", "carryover_begin", "expense_total", "carryover_end")
 TOTAL_LABEL = "合计（不含重复、无法读取、已忽略）"
 FINDING_HEADERS = (
@@ -118,7 +119,7 @@ def _summary_row(r: FileResult) -> list[object]:
             problems.append(f.title)
     returned = ("是" if r.status == "error" else "否") if r.scored else None
     return [r.unit_code, r.unit_name, r.department, r.file, r.status_label, *money, rate, *scores,
-            r.errors, r.warnings, returned, "；".join(problems) or None]
+            r.errors, r.warnings, returned, "；".join(problems) or None, since_last_text(r.since_last)]
 
 
 def _write_summary_sheet(sh: _Sheet, batch: BatchResult) -> None:

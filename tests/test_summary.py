@@ -121,7 +121,7 @@ def test_summary_header_and_rows(wb, batch):
     assert over[11] == "—" and over[13] == "—"  # no reviewed total: 无法计算
     assert over[10] == 102
     assert empty[5:14] == (None,) * 9 and empty[14] == 1
-    assert table[0][16:] == ("是否退回", "主要问题")
+    assert table[0][16:] == ("是否退回", "主要问题", "与上次报送相比")
     assert (good[16], balance[16]) == ("否", "是")
     assert "收支不平衡" in balance[17]
 
@@ -148,7 +148,7 @@ def test_summary_formats_frozen_header_and_filter(wb):
     assert ws.cell(2, 11).number_format == "0.00" and ws.cell(2, 12).number_format == "0.00"
     assert ws.freeze_panes == "C2"
     # the filter covers header and file rows, not the 合计 row (sorting must not move it)
-    assert ws.auto_filter.ref == f"A1:R{ws.max_row - 1}"
+    assert ws.auto_filter.ref == f"A1:S{ws.max_row - 1}"
     assert ws.cell(1, 1).font.b
     assert ws.column_dimensions["B"].width >= 12
     for name in ("指标得分", "问题清单", "未报送"):
