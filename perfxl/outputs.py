@@ -52,6 +52,9 @@ def write_all(batch: BatchResult, input_dir: Path, out_dir: Path, state: State |
 
         docx_paths = write_docx(batch, out_dir, markdown, jobs)
     _replace_folder(reports, docx_paths, "*.docx")  # without --docx, old Word files would not match
+    from perfxl.feedback import write_feedback
+
+    _replace_folder(out_dir / "feedback", write_feedback(batch, input_dir, out_dir), "*.xlsx")
     write_summary(batch, out_dir)
     _replace_folder(reports, write_html(batch, out_dir, markdown), "*.html")
     if state is not None:

@@ -280,10 +280,10 @@ def safe_name(code: str, name: str) -> str:
     return stem
 
 
-def write_reports(batch: BatchResult, out_dir: Path) -> list[Path]:
-    """Write reports/<code>_<name>.md for every reviewed or error file; returns the paths."""
-    folder = Path(out_dir) / "reports"
-    written: list[Path] = []
+def output_stems(batch: BatchResult) -> list[tuple[FileResult, str]]:
+    """Each scored file with the stem of its outputs (<code>_<name>, made unique), so that a
+    unit's report, Word report, page and feedback copy pair up."""
+    out: list[tuple[FileResult, str]] = []
     used: set[str] = set()
     for result in batch.files:
         if not result.scored:
@@ -294,6 +294,15 @@ def write_reports(batch: BatchResult, out_dir: Path) -> list[Path]:
             n += 1
             unique = f"{stem}_{n}"
         used.add(unique.casefold())
+        out.append((result, unique))
+    return out
+
+
+def write_reports(batch: BatchResult, out_dir: Path) -> list[Path]:
+    """Write reports/<code>_<name>.md for every reviewed or error file; returns the paths."""
+    folder = Path(out_dir) / "reports"
+    written: list[Path] = []
+    for result, unique in output_stems(batch):
         dest = folder / f"{unique}.md"
         if dest.resolve().parent != folder.resolve():
             raise ValueError(f"report name {unique!r} escapes {folder}")
