@@ -195,7 +195,7 @@ def markdown_to_docx(markdown: str, dest: Path, *, reference: Path | None = None
 
 
 def write_docx(batch: BatchResult, out_dir: Path, markdown_paths: Sequence[Path],
-               jobs: int | None = None) -> list[Path]:
+               jobs: int | None = None, memo=None) -> list[Path]:
     """reports/<code>_<name>.docx beside each Markdown report; returns the paths, in order.
 
     `out_dir` is the output folder (the .docx go next to the .md files, wherever those are).
@@ -206,10 +206,21 @@ def write_docx(batch: BatchResult, out_dir: Path, markdown_paths: Sequence[Path]
         raise DocxUnavailable(f"缺少 Word 参考样式文件：{reference}")
     pandoc_path()  # fail once, before any thread starts
 
+    keys = {}
+    if memo is not None:  # an unchanged report's Word file is not converted again
+        scored = [r for r in batch.files if r.scored]
+        keys = {Path(p): memo.output_key(r, batch, "docx") for r, p in zip(scored, markdown_paths, strict=True)}
+
     def one(md_path: Path) -> Path:
         md_path = Path(md_path)
+        dest = md_path.with_suffix(".docx")
+        if memo is not None and memo.unchanged(dest, keys[md_path]):
+            return dest
         text = md_path.read_text(encoding="utf-8")
-        return markdown_to_docx(text, md_path.with_suffix(".docx"), reference=reference, date=batch.deadline)
+        out = markdown_to_docx(text, dest, reference=reference, date=batch.deadline)
+        if memo is not None:
+            memo.record(out, keys[md_path])
+        return out
 
     from perfxl.worker import default_jobs
 

@@ -387,7 +387,7 @@ def _work(task: tuple[FileResult, Path, Path]) -> None:
     _write(task[0], _CONTEXT, task[1], task[2])
 
 
-def write_feedback(batch: BatchResult, input_dir: Path, out_dir: Path, jobs: int = 1) -> list[Path]:
+def write_feedback(batch: BatchResult, input_dir: Path, out_dir: Path, jobs: int = 1, memo=None) -> list[Path]:
     """Write feedback/<code>_<name>.xlsx for every unit that has errors or warnings; returns the paths.
 
     Names follow reports/ (same stem, same de-duplication over all scored files), so a unit's
@@ -397,15 +397,22 @@ def write_feedback(batch: BatchResult, input_dir: Path, out_dir: Path, jobs: int
 
     folder = Path(out_dir) / "feedback"
     tasks: list[tuple[FileResult, Path, Path]] = []
+    keys: dict[Path, str] = {}
+    paths: list[Path] = []
     for result, unique in output_stems(batch):
         if not needs_feedback(result):
             continue
         dest = folder / f"{unique}.xlsx"
         if dest.resolve().parent != folder.resolve():
             raise ValueError(f"feedback name {unique!r} escapes {folder}")
+        paths.append(dest)
+        if memo is not None:  # the result carries the input's sha256: an unchanged copy is kept
+            keys[dest] = memo.output_key(result, batch, "feedback")
+            if memo.unchanged(dest, keys[dest]):
+                continue
         tasks.append((result, Path(input_dir, *result.file.split("/")), dest))
     if not tasks:
-        return []
+        return paths
     folder.mkdir(parents=True, exist_ok=True)
     workers = min(jobs, len(tasks) // MIN_PER_PROCESS)
     if workers > 1:
@@ -419,4 +426,7 @@ def write_feedback(batch: BatchResult, input_dir: Path, out_dir: Path, jobs: int
     else:
         for result, src, dest in tasks:
             _write(result, batch, src, dest)
-    return [dest for _, _, dest in tasks]
+    if memo is not None:
+        for _, _, dest in tasks:
+            memo.record(dest, keys[dest])
+    return paths

@@ -240,7 +240,7 @@ def render_index(batch: BatchResult, pages: dict[int, Path], out_dir: Path) -> s
     return environment().get_template(INDEX).render(index_context(batch, pages, out_dir))
 
 
-def write_html(batch: BatchResult, out_dir: Path, markdown_paths: Sequence[Path]) -> list[Path]:
+def write_html(batch: BatchResult, out_dir: Path, markdown_paths: Sequence[Path], memo=None) -> list[Path]:
     """output/index.html and reports/<stem>.html beside each Markdown report.
 
     `markdown_paths` is what `report.write_reports` returned: one per scored file, in the
@@ -258,8 +258,12 @@ def write_html(batch: BatchResult, out_dir: Path, markdown_paths: Sequence[Path]
             raise ValueError(f"{md_path.name} is not the report of {result.file}")
         dest = md_path.with_suffix(".html")
         index_href = Path(os.path.relpath(out_dir / "index.html", dest.parent)).as_posix()
-        page = render_unit_page(md_path.read_text(encoding="utf-8"), result, batch, quote(index_href))
-        atomic.write_text(dest, page)
+        key = memo.output_key(result, batch, "html", index_href) if memo else ""
+        if not (memo and memo.unchanged(dest, key)):  # the page of an unchanged report is unchanged
+            page = render_unit_page(md_path.read_text(encoding="utf-8"), result, batch, quote(index_href))
+            atomic.write_text(dest, page)
+            if memo:
+                memo.record(dest, key)
         pages[id(result)] = dest
         written.append(dest)
     index = out_dir / "index.html"

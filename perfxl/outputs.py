@@ -44,19 +44,19 @@ def write_all(batch: BatchResult, input_dir: Path, out_dir: Path, state: State |
     with contextlib.suppress(FileNotFoundError):
         (out_dir / "results.json").unlink()
     reports = out_dir / "reports"
-    markdown = write_reports(batch, out_dir)
+    markdown = write_reports(batch, out_dir, state)
     _replace_folder(reports, markdown, "*.md")
     docx_paths: list[Path] = []
     if docx:
         from perfxl.docx import write_docx
 
-        docx_paths = write_docx(batch, out_dir, markdown, jobs)
+        docx_paths = write_docx(batch, out_dir, markdown, jobs, state)
     _replace_folder(reports, docx_paths, "*.docx")  # without --docx, old Word files would not match
     from perfxl.feedback import write_feedback
 
-    _replace_folder(out_dir / "feedback", write_feedback(batch, input_dir, out_dir), "*.xlsx")
+    _replace_folder(out_dir / "feedback", write_feedback(batch, input_dir, out_dir, memo=state), "*.xlsx")
     write_summary(batch, out_dir)
-    _replace_folder(reports, write_html(batch, out_dir, markdown), "*.html")
+    _replace_folder(reports, write_html(batch, out_dir, markdown, state), "*.html")
     if state is not None:
         state.save()
     write_results(batch, out_dir)

@@ -25,7 +25,7 @@ from perfxl.model import BatchResult, FileResult, IndicatorResult
 from perfxl.pipeline import Options
 from perfxl.rubric import Indicator
 from perfxl.scoring import show_value
-from perfxl.state import since_last_text
+from perfxl.state import State, since_last_text
 from perfxl.values import fold, format_number, is_empty_text, round_half_up
 
 TEMPLATE = "report.md.j2"
@@ -55,7 +55,10 @@ class Md(str):
 
 _LINE_BREAKS = re.compile("\r\n|[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 #: bidi embeddings/overrides/isolates (they can make a name read backwards) and the BOM
-_INVISIBLE = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff")
+_INVISIBLE = "\u202a-\u202e\u2066-\u2069\ufeff"
+_SPACES = re.compile(r"[^\S\n]")  # whitespace other than \n (str.isspace's set)
+#: control characters (Cc) that are not whitespace, surrogates (Cs), bidi controls and the BOM
+_DROPPED = re.compile(f"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ud800-\udfff{_INVISIBLE}]")
 #: active anywhere in a line (CommonMark + GFM tables/strikethrough, a heading's closing `#`,
 #: pandoc math/superscript/citations)
 _INLINE = re.compile(r"([\\`*_{}\[\]|~$^@#])")
@@ -70,15 +73,8 @@ def clean(value: object) -> str:
     """Unit text made plain: line breaks unified to \\n, other whitespace to spaces, control and
     bidi characters removed, then NFC."""
     text = _LINE_BREAKS.sub("\n", str(value))
-    out = []
-    for ch in text:
-        if ch == "\n":
-            out.append(ch)
-        elif ch.isspace():
-            out.append(" ")
-        elif ch not in _INVISIBLE and unicodedata.category(ch) not in ("Cc", "Cs"):
-            out.append(ch)
-    return unicodedata.normalize("NFC", "".join(out))
+    text = _SPACES.sub(" ", text)
+    return unicodedata.normalize("NFC", _DROPPED.sub("", text))
 
 
 def _escape_line(line: str) -> str:
@@ -298,14 +294,21 @@ def output_stems(batch: BatchResult) -> list[tuple[FileResult, str]]:
     return out
 
 
-def write_reports(batch: BatchResult, out_dir: Path) -> list[Path]:
-    """Write reports/<code>_<name>.md for every reviewed or error file; returns the paths."""
+def write_reports(batch: BatchResult, out_dir: Path, memo: State | None = None) -> list[Path]:
+    """Write reports/<code>_<name>.md for every reviewed or error file; returns the paths.
+
+    With a `memo` (the output folder's state), a report whose inputs did not change since the
+    last run, and whose file is as it was written, is not rendered again."""
     folder = Path(out_dir) / "reports"
     written: list[Path] = []
     for result, unique in output_stems(batch):
         dest = folder / f"{unique}.md"
         if dest.resolve().parent != folder.resolve():
             raise ValueError(f"report name {unique!r} escapes {folder}")
-        atomic.write_text(dest, render_report(result, batch))
+        key = memo.output_key(result, batch, "md") if memo else ""
+        if not (memo and memo.unchanged(dest, key)):
+            atomic.write_text(dest, render_report(result, batch))
+            if memo:
+                memo.record(dest, key)
         written.append(dest)
     return written

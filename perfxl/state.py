@@ -16,6 +16,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import os
 from decimal import Decimal
 from functools import cache
 from importlib import resources
@@ -132,13 +133,53 @@ class State:
         self.path = out_dir / STATE_FILE
         self.cache: dict[str, dict] = {}
         self.units: dict[str, dict] = {}
+        data: dict = {}
         try:
             data = json.loads(self.path.read_text("utf-8"))
             if data.get("schema") == SCHEMA:
                 self.cache, self.units = data.get("cache", {}), data.get("units", {})
+            else:
+                data = {}
         except (OSError, ValueError, AttributeError):
-            pass  # no state, or a damaged one: start afresh
+            data = {}  # no state, or a damaged one: start afresh
         self.used: dict[str, dict] = {}
+        self.out_dir = out_dir
+        self.outputs: dict[str, list[str]] = {}  # output path (relative) -> [key, sha256 of its bytes]
+        self._previous_outputs: dict[str, list[str]] = data.get("outputs", {})
+        self._keys: dict[int, str] = {}
+
+    # -- derived outputs: skip re-rendering what would come out the same ---------------------
+
+    def output_key(self, result: FileResult, batch, kind: str, extra: str = "") -> str:
+        """What a unit's output depends on: its result (as read and as changed by the batch),
+        the batch's rubric, year and deadline, and perfxl's code."""
+        base = self._keys.get(id(result))
+        if base is None:
+            text = json.dumps(dump_result(result), ensure_ascii=False, separators=(",", ":"))
+            context = f"{batch.rubric.hash}|{batch.year}|{batch.deadline.isoformat()}|{code_fingerprint()}"
+            base = self._keys[id(result)] = hashlib.sha256(f"{context}|{text}".encode()).hexdigest()
+        return hashlib.sha256(f"{base}|{kind}|{extra}".encode()).hexdigest()
+
+    def unchanged(self, dest: Path, key: str) -> bool:
+        """True when `dest` was made from `key` last time and is still exactly what was written."""
+        rel = self._rel(dest)
+        entry = self._previous_outputs.get(rel)
+        if entry is None or entry[0] != key:
+            return False
+        try:
+            digest = hashlib.sha256(dest.read_bytes()).hexdigest()
+        except OSError:
+            return False
+        if digest != entry[1]:
+            return False
+        self.outputs[rel] = entry
+        return True
+
+    def record(self, dest: Path, key: str) -> None:
+        self.outputs[self._rel(dest)] = [key, hashlib.sha256(dest.read_bytes()).hexdigest()]
+
+    def _rel(self, dest: Path) -> str:
+        return Path(os.path.relpath(dest, self.out_dir)).as_posix()
 
     def lookup(self, key: str) -> FileResult | None:
         entry = self.cache.get(key)
@@ -178,5 +219,6 @@ class State:
             self.units[r.unit_code] = {**current, "since_last": since}
 
     def save(self) -> None:
-        data = {"schema": SCHEMA, "cache": dict(sorted(self.used.items())), "units": dict(sorted(self.units.items()))}
+        data = {"schema": SCHEMA, "cache": dict(sorted(self.used.items())), "units": dict(sorted(self.units.items())),
+                "outputs": dict(sorted(self.outputs.items()))}
         write_text(self.path, json.dumps(data, ensure_ascii=False, separators=(",", ":")))  # orders are fixed

@@ -90,3 +90,31 @@ def test_a_damaged_state_file_is_ignored(folder, tmp_path, processed):
     batch = _run(folder, out)
     assert len(processed) == 4
     assert {r.status for r in batch.files} == {"reviewed", "error"}
+
+
+def test_unchanged_outputs_are_not_rendered_again_and_tampered_ones_are(tmp_path, make_return):
+    from typer.testing import CliRunner
+
+    from perfxl.cli import app
+
+    make_return("in/a.xlsx", unit_code="A1")
+    make_return("in/b.xlsx", unit_code="B1", carryover_end=Decimal("42.53"))
+    out = tmp_path / "out"
+    run = lambda: CliRunner().invoke(app, ["run", str(tmp_path / "in"), "--out", str(out)])  # noqa: E731
+    assert run().exit_code == 0
+    derived = sorted([*out.glob("reports/*.md"), *out.glob("reports/*.html"), *out.glob("feedback/*.xlsx")])
+    assert len(derived) == 5  # two reports, two pages, one feedback copy
+    stamps = {p: p.stat().st_mtime_ns for p in derived}
+    report_a = out / "reports" / "A1_测试市测试局.md"
+    good = report_a.read_bytes()
+    assert run().exit_code == 0
+    assert {p: p.stat().st_mtime_ns for p in derived} == stamps  # nothing rendered again
+    report_a.write_text("tampered", encoding="utf-8")
+    assert run().exit_code == 0
+    assert report_a.read_bytes() == good  # a changed output is written afresh
+    make_return("in/b.xlsx", unit_code="B1")  # B1 corrects its file: only its outputs change
+    assert run().exit_code == 0
+    changed = {p for p in derived if p.exists() and p.stat().st_mtime_ns != stamps[p]}
+    assert changed == {out / "reports" / "B1_测试市测试局.md", out / "reports" / "B1_测试市测试局.html",
+                       report_a}
+    assert not (out / "feedback" / "B1_测试市测试局.xlsx").exists()  # no findings left: no feedback
