@@ -124,12 +124,11 @@ def machine() -> str:
     except OSError:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    import python_calamine
-    import openpyxl
+    from importlib.metadata import version
 
     return (f"{platform.system()} {platform.machine()}, {cpu}, {len(os.sched_getaffinity(0))} usable cores, "
-            f"{mem:.0f} GiB RAM, Python {platform.python_version()}, openpyxl {openpyxl.__version__}, "
-            f"python-calamine {python_calamine.__version__}")
+            f"{mem:.0f} GiB RAM, Python {platform.python_version()}, openpyxl {version('openpyxl')}, "
+            f"python-calamine {version('python-calamine')}")
 
 
 def main() -> None:

@@ -158,10 +158,7 @@ def unused_adjustments(batch: BatchResult, adjustments: dict[str, dict[str, Adju
             continue
         others = [r for r in batch.files if r.unit_code == unit]
         inds = "、".join(sorted(adjs))
-        if others:
-            why = "的文件" + "、".join(f"{r.file}（{r.status_label}）" for r in others) + "未能评分"
-        else:
-            why = "没有报送文件"
+        why = "的文件" + "、".join(f"{r.file}（{r.status_label}）" for r in others) + "未能评分" if others else "没有报送文件"
         added.append(Finding("adjustment-unused", f"单位 {unit} {why}，调整文件中对其指标 {inds} 的核定调整未使用",
                              unit_code=unit))
     batch.findings.extend(added)

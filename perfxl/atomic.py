@@ -8,7 +8,6 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 

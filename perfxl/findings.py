@@ -20,7 +20,7 @@ class Severity(StrEnum):
         return {"error": "错误", "warning": "警告", "info": "提示"}[self.value]
 
 
-E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO
+E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO  # noqa: E741  (the catalogue reads as a table)
 
 #: code -> (severity, short Chinese title)
 CATALOGUE: dict[str, tuple[Severity, str]] = {

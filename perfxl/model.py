@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-
-import datetime as dt
 
 from perfxl.findings import Finding, Severity
 from perfxl.rubric import Rubric

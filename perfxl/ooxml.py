@@ -7,7 +7,6 @@ import posixpath
 import re
 import zipfile
 from dataclasses import dataclass, field
-
 from xml.parsers import expat
 
 from defusedxml import ElementTree

@@ -59,7 +59,7 @@ def write_all(batch: BatchResult, input_dir: Path, out_dir: Path, state: State |
     _replace_folder(reports, write_html(batch, out_dir, markdown, state), "*.html")
     if state is not None:
         state.save()
-    write_results(batch, out_dir)
+    write_results(batch, out_dir, state)
 
 
 def _replace_folder(folder: Path, written: list[Path], pattern: str) -> None:

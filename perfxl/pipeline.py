@@ -27,7 +27,7 @@ class Options:
     deadline: dt.date
     #: unit code -> indicator code -> the bureau's adjustment
     adjustments: dict[str, dict[str, Adjustment]] = field(default_factory=dict)
-    limits: Limits = Limits()
+    limits: Limits = Limits()  # noqa: RUF009  (frozen, so one shared default is safe)
 
     @classmethod
     def for_rubric(cls, rubric: Rubric, year: int | None = None, deadline: dt.date | None = None,
@@ -191,6 +191,8 @@ def run_candidates(candidates: list[Candidate], options: Options, progress: Call
     batch = BatchResult(options.rubric, options.year, options.deadline)
     todo: list[Candidate] = []
     fingerprint = options_fingerprint(options) if state is not None else ""
+    if state is not None:
+        state.fingerprint = fingerprint
     for cand in candidates:
         cached = None
         if not cand.ignore and state is not None:

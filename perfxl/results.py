@@ -130,13 +130,32 @@ def to_dict(batch: BatchResult) -> dict[str, object]:
     }
 
 
-def to_json(batch: BatchResult) -> str:
-    """results.json text: UTF-8 characters as-is, indent 2, explicit nulls, trailing newline."""
-    return json.dumps(to_dict(batch), ensure_ascii=False, indent=2) + "\n"
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2)
 
 
-def write_results(batch: BatchResult, out_dir: Path) -> Path:
+def to_json(batch: BatchResult, memo=None) -> str:
+    """results.json text: UTF-8 characters as-is, indent 2, explicit nulls, trailing newline.
+
+    The text is exactly `json.dumps(to_dict(batch), indent=2)`, assembled entry by entry so that
+    with a `memo` (the output folder's state) an unchanged file's entry is not encoded again:
+    Python's indenting encoder is pure Python and the slowest part of a re-run."""
+    doc = to_dict(batch)
+    if not doc["files"]:
+        return _dumps(doc) + "\n"
+    files = doc.pop("files")
+    entries = []
+    for r, entry in zip(batch.files, files, strict=True):
+        text = (memo.fragment(memo.output_key(r, batch, "json"), lambda e=entry: _dumps(e)) if memo and r.sha256
+                else _dumps(entry))
+        entries.append(text.replace("\n", "\n    "))
+    head = _dumps({k: doc[k] for k in ("rubric", "year", "deadline")})[:-2]
+    tail = _dumps({k: doc[k] for k in ("not_submitted", "findings")})[2:]
+    return f"{head},\n  \"files\": [\n    " + ",\n    ".join(entries) + "\n  ],\n" + tail + "\n"
+
+
+def write_results(batch: BatchResult, out_dir: Path, memo=None) -> Path:
     """Write `out_dir/results.json` atomically and return its path."""
     dest = Path(out_dir) / "results.json"
-    write_text(dest, to_json(batch))
+    write_text(dest, to_json(batch, memo))
     return dest

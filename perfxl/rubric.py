@@ -174,7 +174,7 @@ def _check_indicator(raw: dict, source: str, text: str, known: set[str]) -> Indi
         if kind == "linear" and rule["side"] not in ("above", "below"):
             raise _fail(source, text, code, f"指标 {code} 的 side 应为 above 或 below")
         if kind == "bands":
-            for bound, points in rule["bands"]:
+            for _bound, points in rule["bands"]:
                 if Decimal(points) > weight:
                     raise _fail(source, text, code, f"指标 {code} 的分档得分 {points} 超过分值 {weight}")
     blank = raw.get("blank", "error")

@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from decimal import Decimal
 from functools import cache
 from importlib import resources
@@ -147,18 +148,34 @@ class State:
         self.outputs: dict[str, list[str]] = {}  # output path (relative) -> [key, sha256 of its bytes]
         self._previous_outputs: dict[str, list[str]] = data.get("outputs", {})
         self._keys: dict[int, str] = {}
+        self.fingerprint = ""  # the options' fingerprint, set by the run that uses this state
+        self.fragments: dict[str, str] = {}
+        self._previous_fragments: dict[str, str] = data.get("fragments", {})
 
     # -- derived outputs: skip re-rendering what would come out the same ---------------------
 
     def output_key(self, result: FileResult, batch, kind: str, extra: str = "") -> str:
-        """What a unit's output depends on: its result (as read and as changed by the batch),
-        the batch's rubric, year and deadline, and perfxl's code."""
+        """What a unit's output depends on: the file as evaluated (its cache key: content, path,
+        options, perfxl's code), what the batch changed on it (status, findings, since_last), and
+        the kind of output."""
         base = self._keys.get(id(result))
         if base is None:
-            text = json.dumps(dump_result(result), ensure_ascii=False, separators=(",", ":"))
-            context = f"{batch.rubric.hash}|{batch.year}|{batch.deadline.isoformat()}|{code_fingerprint()}"
-            base = self._keys[id(result)] = hashlib.sha256(f"{context}|{text}".encode()).hexdigest()
+            if result.sha256 and self.fingerprint:
+                evaluated = cache_key(result.sha256, result.file, self.fingerprint)
+            else:  # never cached (unreadable before hashing): the whole result
+                evaluated = json.dumps(dump_result(result), ensure_ascii=False, sort_keys=True)
+            delta = repr((result.status, [(f.code, f.message, f.cells) for f in result.findings],
+                          result.since_last, batch.year, batch.deadline))
+            base = self._keys[id(result)] = hashlib.sha256(f"{evaluated}|{delta}".encode()).hexdigest()
         return hashlib.sha256(f"{base}|{kind}|{extra}".encode()).hexdigest()
+
+    def fragment(self, key: str, render: Callable[[], str]) -> str:
+        """A piece of text (a results.json entry) rendered last time for `key`, or rendered now."""
+        text = self._previous_fragments.get(key)
+        if text is None:
+            text = render()
+        self.fragments[key] = text
+        return text
 
     def unchanged(self, dest: Path, key: str) -> bool:
         """True when `dest` was made from `key` last time and is still exactly what was written."""
@@ -220,5 +237,5 @@ class State:
 
     def save(self) -> None:
         data = {"schema": SCHEMA, "cache": dict(sorted(self.used.items())), "units": dict(sorted(self.units.items())),
-                "outputs": dict(sorted(self.outputs.items()))}
+                "outputs": dict(sorted(self.outputs.items())), "fragments": dict(sorted(self.fragments.items()))}
         write_text(self.path, json.dumps(data, ensure_ascii=False, separators=(",", ":")))  # orders are fixed

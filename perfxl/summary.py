@@ -7,6 +7,7 @@ off formula and URL detection, so a unit name like `=HYPERLINK(…)` stays inert
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 from decimal import Decimal
 from pathlib import Path
@@ -14,9 +15,9 @@ from pathlib import Path
 import xlsxwriter
 
 from perfxl.atomic import atomic_path
-from perfxl.state import since_last_text
 from perfxl.findings import CATALOGUE, Finding
 from perfxl.model import BatchResult, FileResult
+from perfxl.state import since_last_text
 
 SHEETS = ("汇总", "指标得分", "问题清单", "未报送", "统计")
 SUMMARY_HEADERS = (
@@ -38,13 +39,15 @@ NOT_APPLICABLE = "不适用"
 MAX_TEXT = 32_000  # Excel holds 32,767 characters in a cell; keep room for the note
 TRUNCATED = "……（内容过长，已截断）"
 NUMERIC_FORMATS = ("money", "rate", "score")
+#: control characters (Cc) except \t and \n, and surrogates (Cs)
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+WIDTH_CAP = 62  # set_column caps widths at 60 (+2 padding)
 OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
 
 
 def clean_text(text: object) -> str:
     """Text safe for a cell: control characters (but \\n and \\t) removed, bounded length."""
-    s = str(text).replace("\r\n", "\n").replace("\r", "\n")
-    s = "".join(ch for ch in s if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs"))
+    s = _CONTROL.sub("", str(text).replace("\r\n", "\n").replace("\r", "\n"))
     if len(s) > MAX_TEXT:
         s = s[: MAX_TEXT - len(TRUNCATED)] + TRUNCATED
     return s
@@ -61,9 +64,11 @@ def budget_rate(fields: dict[str, object]) -> Decimal | None:
 
 
 def _width(value: object) -> int:
-    """Display width: CJK and full-width characters count double."""
+    """Display width: CJK and full-width characters count double (capped: columns are)."""
     text = f"{value:,.2f}" if isinstance(value, float) else str(value)
     line = max(text.split("\n"), key=len) if text else ""
+    if len(line) >= WIDTH_CAP:
+        return WIDTH_CAP
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
 
 

@@ -9,6 +9,7 @@ available. Workers are forked where fork exists (cheap) and spawned elsewhere (W
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import time
@@ -25,12 +26,16 @@ from perfxl.model import FileResult
 POLL_SECONDS = 0.5
 
 
+try:
+    import resource
+except ImportError:  # Windows: the parent polls the workers' memory instead
+    resource = None  # type: ignore[assignment]
+
+
 def _limit_memory(limit: int) -> None:
-    try:
-        import resource
-    except ImportError:  # Windows: the parent polls instead
+    if resource is None:
         return
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard == resource.RLIM_INFINITY or hard > limit:
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard if hard != resource.RLIM_INFINITY else limit))
 
@@ -45,12 +50,13 @@ def _quiet() -> None:
         pass
 
 
-def _serve(conn: Connection, options, limit: int) -> None:
+def _serve(conn: Connection, options, limit: int, rlimit: bool) -> None:
     """Worker loop: receive (index, path, rel), send back (index, FileResult)."""
     from perfxl import pipeline
 
     _quiet()
-    _limit_memory(limit)
+    if rlimit:
+        _limit_memory(limit)
     while True:
         try:
             task = conn.recv()
@@ -89,17 +95,19 @@ def _context():
 class WorkerPool:
     """A fixed number of limited worker processes reading files one at a time."""
 
-    def __init__(self, jobs: int, options) -> None:
+    def __init__(self, jobs: int, options, poll_memory: bool | None = None) -> None:
         self.jobs = max(1, jobs)
         self.options = options
         self.limits = options.limits
         self.ctx = _context()
         self.workers: list[_Worker] = []
+        #: without RLIMIT_AS (Windows) the parent watches each worker's resident memory
+        self.poll_memory = resource is None if poll_memory is None else poll_memory
 
     def _start(self) -> _Worker:
         parent, child = self.ctx.Pipe()
-        proc = self.ctx.Process(target=_serve, args=(child, self.options, self.limits.memory_bytes),
-                                daemon=True)
+        proc = self.ctx.Process(target=_serve, daemon=True,
+                                args=(child, self.options, self.limits.memory_bytes, not self.poll_memory))
         proc.start()
         child.close()
         return _Worker(proc, parent)
@@ -109,10 +117,8 @@ class WorkerPool:
 
     def __exit__(self, *exc) -> None:
         for w in self.workers:
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 w.conn.send(None)
-            except (OSError, ValueError):
-                pass
         for w in self.workers:
             w.proc.join(timeout=2)
             if w.proc.is_alive():
@@ -169,11 +175,27 @@ class WorkerPool:
                     result = _failed(cand.rel, "file-unsafe", f"读取超过 {self.limits.seconds:g} 秒的时间上限，"
                                      "已跳过；请用 Excel/WPS 打开检查后另存为 .xlsx 再报送")
                     self._replace(w)
+                elif self.poll_memory and (_rss(w.proc.pid) or 0) > self.limits.memory_bytes:
+                    result = _failed(cand.rel, "file-unsafe", f"读取时内存超过 {self.limits.memory_bytes // 2**20} MiB "
+                                     "的安全上限，已跳过；请用 Excel/WPS 打开检查后另存为 .xlsx 再报送")
+                    self._replace(w)
                 if result is not None:
                     w.task = None  # a replaced worker's slot already holds a fresh, idle one
                     if progress:
                         progress(cand.rel)
                     yield index, result
+
+
+def _rss(pid: int | None) -> int | None:
+    """A process's resident memory, where psutil is available (a dependency on Windows)."""
+    try:
+        import psutil
+    except ImportError:
+        return None
+    try:
+        return psutil.Process(pid).memory_info().rss
+    except psutil.Error:
+        return None
 
 
 def default_jobs() -> int:

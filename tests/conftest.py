@@ -89,7 +89,7 @@ def make_return(template_path: Path, tmp_path: Path):
     A change of None blanks the cell. Pass `base=None` to start from an empty template.
     """
 
-    def make(name: str = "unit.xlsx", base: dict | None | object = ..., **changes: object) -> Path:
+    def make(name: str = "unit.xlsx", base: dict | object | None = ..., **changes: object) -> Path:
         vals = good_values() if base is ... else dict(base or {})
         vals.update(changes)
         out = tmp_path / name

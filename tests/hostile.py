@@ -7,7 +7,6 @@ where code is the finding every such file must carry (None: any, e.g. a good fil
 from __future__ import annotations
 
 import io
-import shutil
 import zipfile
 from pathlib import Path
 

@@ -110,3 +110,15 @@ def test_help_does_not_import_pandas_or_openpyxl():
     code = "import sys; from perfxl.cli import app; print(sorted(m for m in ('pandas','openpyxl') if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_two_fresh_runs_give_byte_identical_outputs(tmp_path):
+    """No timestamps, durations or absolute paths in any output (spec §6)."""
+    outputs = []
+    for name in ("first", "second"):
+        out = tmp_path / name / "output"
+        assert runner.invoke(app, ["run", str(EXAMPLES), "--out", str(out)]).exit_code == 0
+        outputs.append({p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()})
+    assert outputs[0].keys() == outputs[1].keys()
+    assert {p for p in outputs[0] if outputs[0][p] != outputs[1][p]} == set()
+    assert str(tmp_path) not in outputs[0][Path("results.json")].decode("utf-8")

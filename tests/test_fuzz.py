@@ -72,7 +72,7 @@ def fuzzed(tmp_path_factory, template_path) -> tuple[Path, list]:
     fill_workbook(template_path, good_values(), good_path)
     rng = random.Random(20210620)
     files = _mutated_returns(good_path.read_bytes(), rng)
-    for i in range(RANDOM_FILES):
+    for _ in range(RANDOM_FILES):
         prefix = rng.choice([b"", b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"<html>"])
         files.append(prefix + rng.randbytes(rng.randint(0, 4096)))
     for i, data in enumerate(files):
@@ -101,7 +101,7 @@ def test_unreadable_fuzz_always_says_why(fuzzed):
     unreadable = [r for r in batch.files if r.status == "unreadable"]
     assert unreadable
     for r in unreadable:
-        assert [f.code for f in r.findings][0] in ("file-unreadable", "file-unsafe", "file-encrypted",
+        assert next(f.code for f in r.findings) in ("file-unreadable", "file-unsafe", "file-encrypted",
                                                     "not-a-template", "template-mismatch")
 
 

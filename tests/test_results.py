@@ -158,3 +158,19 @@ def test_deterministic_and_free_of_local_paths(batch, tmp_path):
     assert text.startswith('{\n  "rubric": "gd-dept-2020",\n  "year": 2020,')
     assert str(tmp_path) not in text and "/tmp" not in text and "pytest" not in text
     assert sorted(p.name for p in (tmp_path / "one").iterdir()) == ["results.json"]
+
+
+def test_assembled_text_equals_one_json_dumps(tmp_path, make_return):
+    """to_json builds the text entry by entry (to reuse unchanged entries); it must be exactly
+    what json.dumps(indent=2) gives for the whole document, also for an empty batch."""
+    import json as _json
+
+    from perfxl.pipeline import Options, run_batch
+    from perfxl.results import to_dict, to_json
+
+    make_return("in/a.xlsx", unit_code="A1")
+    make_return("in/b.xlsx", unit_code="B1", unit_name='名称含"引号"和\\反斜杠')
+    batch = run_batch(tmp_path / "in", Options.for_rubric(RUBRIC), jobs=1)
+    assert to_json(batch) == _json.dumps(to_dict(batch), ensure_ascii=False, indent=2) + "\n"
+    batch.files = []
+    assert to_json(batch) == _json.dumps(to_dict(batch), ensure_ascii=False, indent=2) + "\n"

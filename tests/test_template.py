@@ -97,7 +97,7 @@ def test_validation_and_input_message_on_every_basic_input(wb):
     for dv in basic.data_validations.dataValidation:
         for rng in dv.sqref.ranges:
             covered[rng.coord] = dv
-    for key, f in fields().items():
+    for key, _f in fields().items():
         dv = covered.get(_target(wb, key).coordinate)
         assert dv is not None, key
         assert dv.prompt, key

@@ -66,3 +66,27 @@ def test_memory_limit_fails_the_file_not_the_batch(folder, monkeypatch):
     assert [f.code for f in got["crash.xlsx"].findings] == ["file-unsafe"]
     assert "内存" in got["crash.xlsx"].findings[0].message
     assert got["hang.xlsx"].status == "reviewed"  # not patched here: an ordinary file
+
+
+def test_polled_memory_limit_without_rlimit(folder, monkeypatch):
+    """Windows has no RLIMIT_AS: the pool watches the workers' memory and stops a runaway file."""
+    from perfxl.intake import discover
+    from perfxl.worker import WorkerPool
+
+    real = pipeline.process_file
+
+    def growing(path, rel, options):
+        if rel == "crash.xlsx":
+            hoard = []
+            for _ in range(200):  # 50 MiB at a time, up to 10 GiB: the parent must stop it first
+                hoard.append(bytearray(50 * 2**20))
+                time.sleep(0.05)
+        return real(path, rel, options)
+
+    monkeypatch.setattr(pipeline, "process_file", growing)
+    options = replace(Options.for_rubric(RUBRIC), limits=Limits(memory_bytes=400 * 2**20))
+    with WorkerPool(1, options, poll_memory=True) as pool:
+        got = {r.file: r for _, r in pool.run([c for c in discover(folder) if not c.ignore])}
+    assert [f.code for f in got["crash.xlsx"].findings] == ["file-unsafe"]
+    assert "400 MiB" in got["crash.xlsx"].findings[0].message
+    assert got["a-good.xlsx"].status == "reviewed"
