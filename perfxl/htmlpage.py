@@ -240,17 +240,29 @@ def render_index(batch: BatchResult, pages: dict[int, Path], out_dir: Path) -> s
     return environment().get_template(INDEX).render(index_context(batch, pages, out_dir))
 
 
-def write_html(batch: BatchResult, out_dir: Path, markdown_paths: Sequence[Path], memo=None) -> list[Path]:
+def _write_page(task: tuple[Path, FileResult, BatchResult, Path, str]) -> None:
+    md_path, result, ctx, dest, index_href = task
+    atomic.write_text(dest, render_unit_page(md_path.read_text(encoding="utf-8"), result, ctx, quote(index_href)))
+
+
+def write_html(batch: BatchResult, out_dir: Path, markdown_paths: Sequence[Path], memo=None,
+               jobs: int | None = None) -> list[Path]:
     """output/index.html and reports/<stem>.html beside each Markdown report.
 
     `markdown_paths` is what `report.write_reports` returned: one per scored file, in the
-    order of `batch.files`. Returns the unit pages in that order, then index.html."""
+    order of `batch.files`. Returns the unit pages in that order, then index.html. With a
+    `memo`, the page of an unchanged report is kept; many pages render in up to `jobs` processes."""
+    from perfxl.worker import parallel_map
+
     out_dir = Path(out_dir)
     scored = [r for r in batch.files if r.scored]
     if len(scored) != len(markdown_paths):
         raise ValueError(f"{len(markdown_paths)} Markdown reports for {len(scored)} scored files")
+    context = BatchResult(batch.rubric, batch.year, batch.deadline)
     pages: dict[int, Path] = {}
     written = []
+    todo = []
+    keys: dict[Path, str] = {}
     for result, md_path in zip(scored, markdown_paths, strict=True):
         md_path = Path(md_path)
         stem = safe_name(result.unit_code or "", result.unit_name or Path(result.file).stem)
@@ -258,14 +270,15 @@ def write_html(batch: BatchResult, out_dir: Path, markdown_paths: Sequence[Path]
             raise ValueError(f"{md_path.name} is not the report of {result.file}")
         dest = md_path.with_suffix(".html")
         index_href = Path(os.path.relpath(out_dir / "index.html", dest.parent)).as_posix()
-        key = memo.output_key(result, batch, "html", index_href) if memo else ""
-        if not (memo and memo.unchanged(dest, key)):  # the page of an unchanged report is unchanged
-            page = render_unit_page(md_path.read_text(encoding="utf-8"), result, batch, quote(index_href))
-            atomic.write_text(dest, page)
-            if memo:
-                memo.record(dest, key)
+        keys[dest] = memo.output_key(result, batch, "html", index_href) if memo else ""
+        if not (memo and memo.unchanged(dest, keys[dest])):
+            todo.append((md_path, result, context, dest, index_href))
         pages[id(result)] = dest
         written.append(dest)
+    parallel_map(_write_page, todo, jobs)
+    if memo:
+        for *_, dest, _href in todo:
+            memo.record(dest, keys[dest])
     index = out_dir / "index.html"
     atomic.write_text(index, render_index(batch, pages, out_dir))
     return [*written, index]

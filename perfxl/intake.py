@@ -11,6 +11,7 @@ import os
 import re
 import zipfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 SPREADSHEET_EXTS = frozenset({".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".et", ".ett", ".xltx"})
@@ -91,7 +92,7 @@ class Unreadable(Exception):
 RESAVE = "请用 Excel/WPS 打开后另存为 .xlsx 再报送"
 
 
-def _sniff_zip(data: bytes, limits: Limits) -> str:
+def _sniff_zip(data: bytes, limits: Limits, keep: dict[str, bytes] | None) -> str:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
@@ -113,7 +114,7 @@ def _sniff_zip(data: bytes, limits: Limits) -> str:
         raise Unreadable("file-unreadable", f"这是 OpenDocument 文档而不是电子表格，{RESAVE}")
     if "xl/workbook.xml" in names:
         _check_prologs(zf, infos)
-        _check_extent(zf, limits)
+        _check_extent(zf, limits, keep)
         return "xlsm" if "xl/vbaProject.bin" in names else "xlsx"
     if "xl/workbook.bin" in names:
         return "xlsb"
@@ -122,21 +123,44 @@ def _sniff_zip(data: bytes, limits: Limits) -> str:
     raise Unreadable("file-unreadable", f"这是压缩包而不是 Excel 工作簿，请解压后放入或{RESAVE}")
 
 
-_ROW_REF = re.compile(rb"<(?:\w+:)?row\b[^>]*?\sr=\"(\d+)\"")
-_CELL_REF = re.compile(rb"<(?:\w+:)?c\b[^>]*?\sr=\"([A-Z]{1,3})(\d+)\"")
+@lru_cache(maxsize=8)
+def _far_refs(rows: int, cols: int) -> re.Pattern[bytes]:
+    """The only references that can break the limits: a row's r="12345" or a cell's
+    r="B12345" with as many digits as the row limit has or more, or a cell's with as many
+    column letters as the column limit has or more. Everything else is inside the limits
+    without being converted, so a normal sheet costs one C-level scan. The pattern starts
+    with the literal `r="` (whatever whitespace precedes it), which keeps the scan fast; a
+    foreign attribute ending in r can only cause a needless rejection, never a miss."""
+    digits, letters = len(str(rows)), len(_col_letters(cols))
+    return re.compile(rb'r="([A-Z]{%d,3})([0-9]+)"|r="([A-Z]{0,3})([0-9]{%d,})"' % (letters, digits))
+
+
+def _col_letters(col: int) -> str:
+    out = ""
+    while col:
+        col, rem = divmod(col - 1, 26)
+        out = chr(65 + rem) + out
+    return out
 _CHUNK = 1 << 20
+
+
+def _is_sheet(name: str) -> bool:
+    return name.startswith("xl/worksheets/") and name.endswith(".xml")
+
+
+def _refuse_dtd(name: str, head: bytes) -> None:
+    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+        raise Unreadable("file-unsafe", f"文件部件 {name} 含有 XML 实体声明（DOCTYPE），"
+                         "可能是恶意构造的文件，已拒绝读取；请用 Excel/WPS 打开后另存为 .xlsx 再报送")
 
 
 def _check_prologs(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> None:
     """No DTD in any XML part: entity declarations are how billion-laughs and XXE start,
-    and a spreadsheet never needs one."""
+    and a spreadsheet never needs one. (Worksheets are checked while their extent is.)"""
     for info in infos:
-        if info.filename.endswith((".xml", ".rels", ".vml")):
+        if info.filename.endswith((".xml", ".rels", ".vml")) and not _is_sheet(info.filename):
             with zf.open(info) as fh:
-                head = fh.read(2048)
-            if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-                raise Unreadable("file-unsafe", f"文件部件 {info.filename} 含有 XML 实体声明（DOCTYPE），"
-                                 "可能是恶意构造的文件，已拒绝读取；请用 Excel/WPS 打开后另存为 .xlsx 再报送")
+                _refuse_dtd(info.filename, fh.read(2048))
 
 
 def _col_number(letters: bytes) -> int:
@@ -146,32 +170,39 @@ def _col_number(letters: bytes) -> int:
     return n
 
 
-def _check_extent(zf: zipfile.ZipFile, limits: Limits) -> None:
+def _check_extent(zf: zipfile.ZipFile, limits: Limits, keep: dict[str, bytes] | None = None) -> None:
     """Stream every worksheet part, counting real bytes (declared sizes can lie) and the
     largest row and column referenced: one far-corner cell makes readers allocate the whole
-    sheet (python-calamine aborts the process on XFD1048576, upstream calamine #693)."""
+    sheet (python-calamine aborts the process on XFD1048576, upstream calamine #693).
+    Parts that fit in one chunk are kept in `keep`, so the reader need not inflate them again."""
     total = 0
     for info in zf.infolist():
-        if not (info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")):
+        if not _is_sheet(info.filename):
             continue
         rows = cols = 0
         tail = b""
+        chunks = 0
         with zf.open(info) as fh:
             while chunk := fh.read(_CHUNK):
+                if chunks == 0:
+                    _refuse_dtd(info.filename, chunk[:2048])
+                chunks += 1
                 total += len(chunk)
                 if total > limits.uncompressed_bytes:
                     raise Unreadable("file-unsafe", f"文件解压后超过 {limits.uncompressed_bytes // MIB} MiB 的安全上限，疑似压缩炸弹")
                 buf = tail + chunk
-                for m in _ROW_REF.finditer(buf):
-                    rows = max(rows, int(m.group(1)))
-                for m in _CELL_REF.finditer(buf):
-                    rows = max(rows, int(m.group(2)))
-                    cols = max(cols, _col_number(m.group(1)))
+                for wide, wide_row, letters, digits in _far_refs(limits.rows, limits.cols).findall(buf):
+                    rows = max(rows, int(wide_row or digits))
+                    cols = max(cols, _col_number(wide or letters) if wide or letters else 0)
                 tail = buf[-256:]
                 if rows > limits.rows or cols > limits.cols:
                     sheet = info.filename.rsplit("/", 1)[-1]
                     raise Unreadable("file-unsafe", f"工作表部件 {sheet} 的使用范围达到 {rows} 行 × {cols} 列，"
                                      f"超过安全上限 {limits.rows} 行 × {limits.cols} 列；请删除多余的行列后另存再报送")
+                if keep is not None and chunks == 1:
+                    keep[info.filename] = chunk
+        if keep is not None and chunks > 1:
+            keep.pop(info.filename, None)
 
 
 def _sniff_ole(data: bytes) -> str:
@@ -191,14 +222,15 @@ def _sniff_ole(data: bytes) -> str:
     return "xls"
 
 
-def sniff(data: bytes, limits: Limits = Limits()) -> str:
-    """The spreadsheet format of some bytes: xlsx, xlsm, xlsb, ods or xls; else Unreadable."""
+def sniff(data: bytes, limits: Limits = Limits(), keep: dict[str, bytes] | None = None) -> str:
+    """The spreadsheet format of some bytes: xlsx, xlsm, xlsb, ods or xls; else Unreadable.
+    For OOXML, `keep` receives the worksheet parts inflated by the checks."""
     if len(data) == 0:
         raise Unreadable("file-unreadable", "文件为空（0 字节），请重新报送")
     if len(data) > limits.file_bytes:
         raise Unreadable("file-unsafe", f"文件大小 {len(data) // MIB} MiB 超过安全上限 {limits.file_bytes // MIB} MiB")
     if data.startswith(b"PK"):
-        return _sniff_zip(data, limits)
+        return _sniff_zip(data, limits, keep)
     if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         return _sniff_ole(data)
     head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()

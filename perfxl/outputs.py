@@ -10,6 +10,7 @@ from perfxl.intake import Candidate
 from perfxl.model import BatchResult
 from perfxl.pipeline import Options, run_candidates
 from perfxl.state import State
+from perfxl.worker import default_jobs
 
 
 def run_job(candidates: list[Candidate], options: Options, input_dir: Path, out_dir: Path, *,
@@ -44,7 +45,7 @@ def write_all(batch: BatchResult, input_dir: Path, out_dir: Path, state: State |
     with contextlib.suppress(FileNotFoundError):
         (out_dir / "results.json").unlink()
     reports = out_dir / "reports"
-    markdown = write_reports(batch, out_dir, state)
+    markdown = write_reports(batch, out_dir, state, jobs)
     _replace_folder(reports, markdown, "*.md")
     docx_paths: list[Path] = []
     if docx:
@@ -54,9 +55,9 @@ def write_all(batch: BatchResult, input_dir: Path, out_dir: Path, state: State |
     _replace_folder(reports, docx_paths, "*.docx")  # without --docx, old Word files would not match
     from perfxl.feedback import write_feedback
 
-    _replace_folder(out_dir / "feedback", write_feedback(batch, input_dir, out_dir, memo=state), "*.xlsx")
+    _replace_folder(out_dir / "feedback", write_feedback(batch, input_dir, out_dir, jobs or default_jobs(), memo=state), "*.xlsx")
     write_summary(batch, out_dir)
-    _replace_folder(reports, write_html(batch, out_dir, markdown, state), "*.html")
+    _replace_folder(reports, write_html(batch, out_dir, markdown, state, jobs), "*.html")
     if state is not None:
         state.save()
     write_results(batch, out_dir, state)

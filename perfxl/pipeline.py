@@ -93,11 +93,12 @@ def process_bytes(data: bytes, rel: str, options: Options) -> FileResult:
     """One file's bytes -> FileResult. Every failure of a reader becomes a finding."""
     digest = hashlib.sha256(data).hexdigest()
     try:
-        fmt = sniff(data, options.limits)
+        parts: dict[str, bytes] = {}
+        fmt = sniff(data, options.limits, parts)
     except Unreadable as exc:
         return _unreadable(rel, exc.code, exc.message, sha256=digest)
     try:
-        sub, modified = read_submission(data, fmt, options.rubric, rel, options.limits.rows)
+        sub, modified = read_submission(data, fmt, options.rubric, rel, options.limits.rows, parts)
     except Exception as exc:  # calamine, zipfile and XML errors come in many types
         name = type(exc).__name__
         if "Password" in name:

@@ -294,21 +294,35 @@ def output_stems(batch: BatchResult) -> list[tuple[FileResult, str]]:
     return out
 
 
-def write_reports(batch: BatchResult, out_dir: Path, memo: State | None = None) -> list[Path]:
+def _write_report(task: tuple[FileResult, BatchResult, Path]) -> None:
+    result, ctx, dest = task
+    atomic.write_text(dest, render_report(result, ctx))
+
+
+def write_reports(batch: BatchResult, out_dir: Path, memo: State | None = None, jobs: int | None = None) -> list[Path]:
     """Write reports/<code>_<name>.md for every reviewed or error file; returns the paths.
 
     With a `memo` (the output folder's state), a report whose inputs did not change since the
-    last run, and whose file is as it was written, is not rendered again."""
+    last run, and whose file is as it was written, is not rendered again. Many reports are
+    rendered in up to `jobs` processes."""
+    from perfxl.worker import parallel_map
+
     folder = Path(out_dir) / "reports"
+    context = BatchResult(batch.rubric, batch.year, batch.deadline)  # what a report needs of the batch
     written: list[Path] = []
+    todo: list[tuple[FileResult, BatchResult, Path]] = []
+    keys: dict[Path, str] = {}
     for result, unique in output_stems(batch):
         dest = folder / f"{unique}.md"
         if dest.resolve().parent != folder.resolve():
             raise ValueError(f"report name {unique!r} escapes {folder}")
-        key = memo.output_key(result, batch, "md") if memo else ""
-        if not (memo and memo.unchanged(dest, key)):
-            atomic.write_text(dest, render_report(result, batch))
-            if memo:
-                memo.record(dest, key)
         written.append(dest)
+        keys[dest] = memo.output_key(result, batch, "md") if memo else ""
+        if not (memo and memo.unchanged(dest, keys[dest])):
+            todo.append((result, context, dest))
+    folder.mkdir(parents=True, exist_ok=True)
+    parallel_map(_write_report, todo, jobs)
+    if memo:
+        for _, _, dest in todo:
+            memo.record(dest, keys[dest])
     return written

@@ -134,15 +134,16 @@ class _Book:
     package: Package | None = None
     zf: zipfile.ZipFile | None = None
     format: str = "xlsx"
+    parts: dict[str, bytes] = field(default_factory=dict)  # worksheet parts inflated by intake
 
 
-def open_book(data: bytes, fmt: str, max_rows: int | None = None) -> _Book:
+def open_book(data: bytes, fmt: str, max_rows: int | None = None, parts: dict[str, bytes] | None = None) -> _Book:
     """Read every sheet's values (and, for OOXML, the package facts)."""
     wb = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
     grids = {}
     for name in wb.sheet_names:
         grids[name] = Grid.from_calamine(wb.get_sheet_by_name(name), max_rows)
-    book = _Book(grids, list(wb.sheet_names), format=fmt)
+    book = _Book(grids, list(wb.sheet_names), format=fmt, parts=parts or {})
     if fmt in ("xlsx", "xlsm"):
         book.zf = zipfile.ZipFile(io.BytesIO(data))
         book.package = read_package(book.zf)
@@ -172,7 +173,7 @@ class Reader:
     def formulas(self, sheet: str) -> dict[str, bool]:
         if sheet not in self._formulas:
             pkg, zf = self.book.package, self.book.zf
-            self._formulas[sheet] = pkg.formula_cells(zf, sheet) if pkg and zf else {}
+            self._formulas[sheet] = pkg.formula_cells(zf, sheet, self.book.parts) if pkg and zf else {}
         return self._formulas[sheet]
 
     def cell_value(self, sheet: str, ref: str, rc: tuple[int, int], what: str) -> tuple[object, bool]:
@@ -374,10 +375,10 @@ def enough_fields(sub: Submission) -> bool:
     return found * 2 >= len(required)
 
 
-def read_submission(data: bytes, fmt: str, rubric: Rubric, file: str,
-                    max_rows: int | None = None) -> tuple[Submission, str | None]:
+def read_submission(data: bytes, fmt: str, rubric: Rubric, file: str, max_rows: int | None = None,
+                    parts: dict[str, bytes] | None = None) -> tuple[Submission, str | None]:
     """Read one workbook; returns the Submission and the package's modified time."""
-    book = open_book(data, fmt, max_rows)
+    book = open_book(data, fmt, max_rows, parts)
     sub = Reader(book, rubric, file).read()
     return sub, book.package.modified if book.package else None
 

@@ -198,6 +198,18 @@ def _rss(pid: int | None) -> int | None:
         return None
 
 
+def parallel_map(fn: Callable, tasks: list, jobs: int | None = None, per_process: int = 25) -> list:
+    """`[fn(t) for t in tasks]`, in up to `jobs` processes when there is enough work to pay for
+    starting them (fork where it exists). For rendering outputs, not for reading unit files."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = min(jobs or default_jobs(), len(tasks) // per_process)
+    if workers <= 1:
+        return [fn(t) for t in tasks]
+    with ProcessPoolExecutor(workers, mp_context=_context()) as pool:
+        return list(pool.map(fn, tasks, chunksize=max(1, len(tasks) // (workers * 4))))
+
+
 def default_jobs() -> int:
     """The cores this process may use."""
     try:
