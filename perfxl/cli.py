@@ -290,4 +290,15 @@ def _root(
 
 
 def main() -> None:
-    app()
+    """Entry point: a bug of ours or an unwritable output folder ends with a message, never a
+    traceback (exit 3 for an internal error, 2 for an output folder that cannot be written)."""
+    try:
+        app()  # usage errors and exit codes are typer's; only what escapes a command lands here
+    except PermissionError as exc:
+        typer.echo(f"错误：无法写入 {exc.filename or ''}（没有权限）", err=True)
+        typer.echo("提示：请换一个可写的输出文件夹（--out），或关闭正在打开该文件的 Excel/WPS", err=True)
+        sys.exit(2)
+    except Exception as exc:  # our bug: say so plainly, keep the batch's inputs untouched
+        typer.echo(f"perfxl 内部错误：{type(exc).__name__}: {exc}", err=True)
+        typer.echo("提示：输入文件未被修改；请将这条信息和所用命令反馈给 perfxl 维护人员", err=True)
+        sys.exit(3)

@@ -36,9 +36,11 @@ def write_all(batch: BatchResult, input_dir: Path, out_dir: Path, state: State |
               docx: bool = False, jobs: int | None = None) -> None:
     """reports/ (Markdown, HTML, optionally Word), summary.xlsx, index.html, state, then
     results.json — whose presence means the run finished."""
+    from perfxl.atomic import write_text
+    from perfxl.feedback import write_feedback
     from perfxl.htmlpage import write_html
     from perfxl.report import write_reports
-    from perfxl.results import write_results
+    from perfxl.results import to_json
     from perfxl.summary import write_summary
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -53,14 +55,14 @@ def write_all(batch: BatchResult, input_dir: Path, out_dir: Path, state: State |
 
         docx_paths = write_docx(batch, out_dir, markdown, jobs, state)
     _replace_folder(reports, docx_paths, "*.docx")  # without --docx, old Word files would not match
-    from perfxl.feedback import write_feedback
-
-    _replace_folder(out_dir / "feedback", write_feedback(batch, input_dir, out_dir, jobs or default_jobs(), memo=state), "*.xlsx")
+    feedback = write_feedback(batch, input_dir, out_dir, jobs or default_jobs(), memo=state)
+    _replace_folder(out_dir / "feedback", feedback, "*.xlsx")
     write_summary(batch, out_dir)
     _replace_folder(reports, write_html(batch, out_dir, markdown, state, jobs), "*.html")
+    results = to_json(batch, state)  # before the state is saved: it remembers the entries
     if state is not None:
         state.save()
-    write_results(batch, out_dir, state)
+    write_text(out_dir / "results.json", results)
 
 
 def _replace_folder(folder: Path, written: list[Path], pattern: str) -> None:

@@ -140,17 +140,18 @@ def to_json(batch: BatchResult, memo=None) -> str:
     The text is exactly `json.dumps(to_dict(batch), indent=2)`, assembled entry by entry so that
     with a `memo` (the output folder's state) an unchanged file's entry is not encoded again:
     Python's indenting encoder is pure Python and the slowest part of a re-run."""
-    doc = to_dict(batch)
-    if not doc["files"]:
-        return _dumps(doc) + "\n"
-    files = doc.pop("files")
+    if not batch.files:
+        return _dumps(to_dict(batch)) + "\n"
     entries = []
-    for r, entry in zip(batch.files, files, strict=True):
-        text = (memo.fragment(memo.output_key(r, batch, "json"), lambda e=entry: _dumps(e)) if memo and r.sha256
-                else _dumps(entry))
+    for r in batch.files:
+        def render(r: FileResult = r) -> str:
+            return _dumps(file_entry(batch.rubric, r))
+
+        text = memo.fragment(memo.output_key(r, batch, "json"), render) if memo and r.sha256 else render()
         entries.append(text.replace("\n", "\n    "))
-    head = _dumps({k: doc[k] for k in ("rubric", "year", "deadline")})[:-2]
-    tail = _dumps({k: doc[k] for k in ("not_submitted", "findings")})[2:]
+    head = _dumps({"rubric": batch.rubric.id, "year": batch.year, "deadline": batch.deadline.isoformat()})[:-2]
+    tail = _dumps({"not_submitted": [_not_submitted(u) for u in batch.not_submitted],
+                   "findings": [_finding(f, batch_level=True) for f in batch.findings]})[2:]
     return f"{head},\n  \"files\": [\n    " + ",\n    ".join(entries) + "\n  ],\n" + tail + "\n"
 
 

@@ -59,6 +59,23 @@ def _dec(value: object) -> object:
     return value
 
 
+def _tag(value: object) -> object:
+    """json.dumps default: reused (already decoded) entries carry Decimals and dates."""
+    if isinstance(value, Decimal | dt.date):
+        return _enc(value)
+    raise TypeError(f"cannot store {type(value).__name__} in the state")
+
+
+def _decode_tags(obj: dict) -> object:
+    """json.loads hook: the tagged Decimals and dates of `_enc`, decoded while parsing."""
+    if len(obj) == 1:
+        if "$d" in obj:
+            return Decimal(obj["$d"])
+        if "$date" in obj:
+            return dt.date.fromisoformat(obj["$date"])
+    return obj
+
+
 def dump_result(r: FileResult) -> dict:
     """A FileResult as JSON-safe data (lossless). Built field by field: dataclasses.asdict is
     several times slower, and the parent does this for every file it reads."""
@@ -69,8 +86,9 @@ def dump_result(r: FileResult) -> dict:
     return data
 
 
-def load_result(data: dict) -> FileResult:
-    d = _dec(data)
+def load_result(data: dict, decoded: bool = False) -> FileResult:
+    """The inverse of dump_result; `decoded`: json.loads already turned the tags into values."""
+    d = dict(data) if decoded else _dec(data)
     d["indicators"] = [IndicatorResult(**i) for i in d["indicators"]]  # type: ignore[index]
     d["findings"] = [Finding(f["code"], f["message"], f["sheet"], tuple(f["cells"]), f["file"], f["unit_code"],
                              f["details"]) for f in d["findings"]]  # type: ignore[index]
@@ -138,7 +156,7 @@ class State:
         self.units: dict[str, dict] = {}
         data: dict = {}
         try:
-            data = json.loads(self.path.read_text("utf-8"))
+            data = json.loads(self.path.read_text("utf-8"), object_hook=_decode_tags)
             if data.get("schema") == SCHEMA:
                 self.cache, self.units = data.get("cache", {}), data.get("units", {})
             else:
@@ -205,7 +223,7 @@ class State:
         if entry is None:
             return None
         try:
-            result = load_result(entry)
+            result = load_result(entry, decoded=True)
         except (KeyError, TypeError, ValueError):
             return None
         self.used[key] = entry
@@ -240,4 +258,5 @@ class State:
     def save(self) -> None:
         data = {"schema": SCHEMA, "cache": dict(sorted(self.used.items())), "units": dict(sorted(self.units.items())),
                 "outputs": dict(sorted(self.outputs.items())), "fragments": dict(sorted(self.fragments.items()))}
-        write_text(self.path, json.dumps(data, ensure_ascii=False, separators=(",", ":")))  # orders are fixed
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=_tag)  # orders are fixed
+        write_text(self.path, text)

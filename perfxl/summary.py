@@ -10,6 +10,7 @@ import datetime as dt
 import re
 import unicodedata
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 
 import xlsxwriter
@@ -42,6 +43,7 @@ NUMERIC_FORMATS = ("money", "rate", "score")
 #: control characters (Cc) except \t and \n, and surrogates (Cs)
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 WIDTH_CAP = 62  # set_column caps widths at 60 (+2 padding)
+WIDTH_ROWS = 300
 OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
 
 
@@ -65,7 +67,13 @@ def budget_rate(fields: dict[str, object]) -> Decimal | None:
 
 def _width(value: object) -> int:
     """Display width: CJK and full-width characters count double (capped: columns are)."""
-    text = f"{value:,.2f}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        return len(f"{value:,.2f}")
+    return _text_width(str(value))
+
+
+@lru_cache(maxsize=65536)
+def _text_width(text: str) -> int:
     line = max(text.split("\n"), key=len) if text else ""
     if len(line) >= WIDTH_CAP:
         return WIDTH_CAP
@@ -91,7 +99,8 @@ class _Sheet:
         else:
             shown = clean_text(value)
             self.ws.write_string(row, col, shown, style)  # type: ignore[arg-type]
-        self.widths[col] = max(self.widths.get(col, 0), _width(shown))
+        if row <= WIDTH_ROWS:  # widths from the header and the first rows: enough to read, and cheap
+            self.widths[col] = max(self.widths.get(col, 0), _width(shown))
 
     def header(self, row: int, headers: tuple[str, ...] | list[str], col: int = 0) -> None:
         for i, text in enumerate(headers):

@@ -122,3 +122,31 @@ def test_two_fresh_runs_give_byte_identical_outputs(tmp_path):
     assert outputs[0].keys() == outputs[1].keys()
     assert {p for p in outputs[0] if outputs[0][p] != outputs[1][p]} == set()
     assert str(tmp_path) not in outputs[0][Path("results.json")].decode("utf-8")
+
+
+def test_an_internal_error_ends_with_a_message_not_a_traceback(tmp_path, monkeypatch):
+    import perfxl.outputs
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("模拟的内部错误")
+
+    monkeypatch.setattr(perfxl.outputs, "write_all", broken)
+    monkeypatch.setattr(sys, "argv", ["perfxl", "run", str(EXAMPLES), "--out", str(tmp_path / "o")])
+    from perfxl.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main()
+    assert done.value.code == 3
+
+
+def test_internal_error_message_is_plain_chinese(tmp_path, monkeypatch, capsys):
+    import perfxl.outputs
+
+    monkeypatch.setattr(perfxl.outputs, "write_all", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("x")))
+    monkeypatch.setattr(sys, "argv", ["perfxl", "run", str(EXAMPLES), "--out", str(tmp_path / "o")])
+    from perfxl.cli import main
+
+    with pytest.raises(SystemExit):
+        main()
+    err = capsys.readouterr().err
+    assert "perfxl 内部错误" in err and "Traceback" not in err
