@@ -10,7 +10,7 @@ from perfxl.intake import Candidate
 from perfxl.model import BatchResult
 from perfxl.pipeline import Options, run_candidates
 from perfxl.state import State
-from perfxl.worker import default_jobs
+from perfxl.worker import default_jobs, finish, in_background
 
 
 def run_job(candidates: list[Candidate], options: Options, input_dir: Path, out_dir: Path, *,
@@ -57,11 +57,12 @@ def write_all(batch: BatchResult, input_dir: Path, out_dir: Path, state: State |
     _replace_folder(reports, docx_paths, "*.docx")  # without --docx, old Word files would not match
     feedback = write_feedback(batch, input_dir, out_dir, jobs or default_jobs(), memo=state)
     _replace_folder(out_dir / "feedback", feedback, "*.xlsx")
-    write_summary(batch, out_dir)
+    summary = in_background(write_summary, batch, out_dir)  # the other core writes it meanwhile
     _replace_folder(reports, write_html(batch, out_dir, markdown, state, jobs), "*.html")
     results = to_json(batch, state)  # before the state is saved: it remembers the entries
     if state is not None:
         state.save()
+    finish(summary, write_summary, batch, out_dir)
     write_text(out_dir / "results.json", results)
 
 

@@ -1,4 +1,4 @@
-"""What the output folder remembers between runs (`.perfxl/state.json`).
+"""What the output folder remembers between runs (`.perfxl/state.jsonl`).
 
 - A cache of per-file results keyed by the file's content hash, its path, the options and the
   perfxl code, so a re-run reprocesses only files that changed (a changed rubric, option or
@@ -29,8 +29,8 @@ from perfxl.findings import CATALOGUE, Finding
 from perfxl.model import FileResult, IndicatorResult
 from perfxl.results import json_value
 
-STATE_FILE = Path(".perfxl") / "state.json"
-SCHEMA = 1
+STATE_FILE = Path(".perfxl") / "state.jsonl"
+HEADER = "perfxl-state 2"
 
 
 def _enc(value: object) -> object:
@@ -148,29 +148,41 @@ def _show(value: object) -> str:
 
 
 class State:
-    """Load, consult and save `.perfxl/state.json` in an output folder."""
+    """Load, consult and save `.perfxl/state.jsonl` in an output folder.
+
+    One JSON value a line, `<kind>\t<key>\t<json>`: kinds c (cached result), u (a unit's last
+    version), o (a derived output), f (a results.json entry). Lines are kept as text and decoded
+    only when used, so an unchanged entry costs neither decoding nor encoding on a re-run."""
 
     def __init__(self, out_dir: Path) -> None:
         self.path = out_dir / STATE_FILE
-        self.cache: dict[str, dict] = {}
-        self.units: dict[str, dict] = {}
-        data: dict = {}
-        try:
-            data = json.loads(self.path.read_text("utf-8"), object_hook=_decode_tags)
-            if data.get("schema") == SCHEMA:
-                self.cache, self.units = data.get("cache", {}), data.get("units", {})
-            else:
-                data = {}
-        except (OSError, ValueError, AttributeError):
-            data = {}  # no state, or a damaged one: start afresh
-        self.used: dict[str, dict] = {}
         self.out_dir = out_dir
-        self.outputs: dict[str, list[str]] = {}  # output path (relative) -> [key, sha256 of its bytes]
-        self._previous_outputs: dict[str, list[str]] = data.get("outputs", {})
-        self._keys: dict[int, str] = {}
         self.fingerprint = ""  # the options' fingerprint, set by the run that uses this state
-        self.fragments: dict[str, str] = {}
-        self._previous_fragments: dict[str, str] = data.get("fragments", {})
+        self._raw: dict[str, dict[str, str]] = {"c": {}, "u": {}, "o": {}, "f": {}}
+        try:
+            lines = self.path.read_text("utf-8").split("\n")
+            if lines and lines[0] == HEADER:
+                for line in lines[1:]:
+                    kind, key, text = line.split("\t", 2)
+                    self._raw[kind][key] = text
+        except (OSError, ValueError, KeyError):
+            self._raw = {"c": {}, "u": {}, "o": {}, "f": {}}  # no state, or a damaged one: start afresh
+        self._new: dict[str, dict[str, str]] = {"c": {}, "u": {}, "o": {}, "f": {}}  # what this run keeps
+        self._keys: dict[int, str] = {}
+
+    def _get(self, kind: str, key: str) -> object:
+        text = self._raw[kind].get(key)
+        if text is None:
+            return None
+        try:
+            return json.loads(text, object_hook=_decode_tags)
+        except ValueError:
+            return None
+
+    def _keep(self, kind: str, key: str, value: object = None, *, raw: bool = False) -> None:
+        """Keep an entry for the next run: the old line when `raw`, else `value` encoded."""
+        self._new[kind][key] = self._raw[kind][key] if raw else json.dumps(
+            value, ensure_ascii=False, separators=(",", ":"), default=_tag)
 
     # -- derived outputs: skip re-rendering what would come out the same ---------------------
 
@@ -191,72 +203,84 @@ class State:
 
     def fragment(self, key: str, render: Callable[[], str]) -> str:
         """A piece of text (a results.json entry) rendered last time for `key`, or rendered now."""
-        text = self._previous_fragments.get(key)
-        if text is None:
-            text = render()
-        self.fragments[key] = text
+        text = self._get("f", key)
+        if isinstance(text, str):
+            self._keep("f", key, raw=True)
+            return text
+        text = render()
+        self._keep("f", key, text)
         return text
 
     def unchanged(self, dest: Path, key: str) -> bool:
-        """True when `dest` was made from `key` last time and is still exactly what was written."""
+        """True when `dest` was made from `key` last time and has not been touched since
+        (same size and modification time, as make and git judge it)."""
         rel = self._rel(dest)
-        entry = self._previous_outputs.get(rel)
-        if entry is None or entry[0] != key:
+        entry = self._get("o", rel)
+        if not isinstance(entry, list) or entry[0] != key:
             return False
         try:
-            digest = hashlib.sha256(dest.read_bytes()).hexdigest()
+            st = dest.stat()
         except OSError:
             return False
-        if digest != entry[1]:
+        if [st.st_size, st.st_mtime_ns] != entry[1:]:
             return False
-        self.outputs[rel] = entry
+        self._keep("o", rel, raw=True)
         return True
 
     def record(self, dest: Path, key: str) -> None:
-        self.outputs[self._rel(dest)] = [key, hashlib.sha256(dest.read_bytes()).hexdigest()]
+        st = dest.stat()
+        self._keep("o", self._rel(dest), [key, st.st_size, st.st_mtime_ns])
 
     def _rel(self, dest: Path) -> str:
         return Path(os.path.relpath(dest, self.out_dir)).as_posix()
 
+    # -- cached results ------------------------------------------------------------------------
+
     def lookup(self, key: str) -> FileResult | None:
-        entry = self.cache.get(key)
-        if entry is None:
+        entry = self._get("c", key)
+        if not isinstance(entry, dict):
             return None
         try:
             result = load_result(entry, decoded=True)
         except (KeyError, TypeError, ValueError):
             return None
-        self.used[key] = entry
+        self._keep("c", key, raw=True)
         return result
 
     def store(self, key: str, result: FileResult) -> None:
-        self.used[key] = dump_result(result)
+        self._keep("c", key, dump_result(result))
+
+    # -- resubmissions ---------------------------------------------------------------------------
 
     def compare(self, results: list[FileResult]) -> None:
         """Set `since_last` on each scored result whose file changed since the last run."""
         for r in results:
             if not r.scored or not r.unit_code:
                 continue
-            previous = self.units.get(r.unit_code)
+            previous = self._get("u", r.unit_code)
             current = {"sha256": r.sha256, "file": r.file, "codes": sorted({f.code for f in r.findings}),
                        "fields": _enc(r.fields)}
-            if previous is None:
-                self.units[r.unit_code] = {**current, "since_last": None}
+            if not isinstance(previous, dict):
+                self._keep("u", r.unit_code, {**current, "since_last": None})
                 continue
             if previous.get("sha256") == r.sha256:
                 r.since_last = previous.get("since_last")
+                self._keep("u", r.unit_code, raw=True)
                 continue
             old, new = set(previous.get("codes", [])), set(current["codes"])
-            old_fields = _dec(previous.get("fields", {}))
-            changed = {k: [json_value(old_fields.get(k)), json_value(v)]  # type: ignore[union-attr]
-                       for k, v in r.fields.items() if old_fields.get(k) != v}  # type: ignore[union-attr]
+            old_fields = previous.get("fields", {})
+            changed = {k: [json_value(old_fields.get(k)), json_value(v)]
+                       for k, v in r.fields.items() if old_fields.get(k) != v}
             since = {"resolved": sorted(old - new), "still_open": sorted(old & new), "new": sorted(new - old),
                      "changed_fields": changed, "previous_file": previous.get("file")}
             r.since_last = since
-            self.units[r.unit_code] = {**current, "since_last": since}
+            self._keep("u", r.unit_code, {**current, "since_last": since})
+        for code in self._raw["u"]:  # units absent from this run keep their history
+            if code not in self._new["u"]:
+                self._keep("u", code, raw=True)
 
     def save(self) -> None:
-        data = {"schema": SCHEMA, "cache": dict(sorted(self.used.items())), "units": dict(sorted(self.units.items())),
-                "outputs": dict(sorted(self.outputs.items())), "fragments": dict(sorted(self.fragments.items()))}
-        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=_tag)  # orders are fixed
-        write_text(self.path, text)
+        lines = [HEADER]
+        for kind in ("c", "u", "o", "f"):
+            lines.extend(f"{kind}\t{key}\t{text}" for key, text in sorted(self._new[kind].items()))
+        write_text(self.path, "\n".join(lines))

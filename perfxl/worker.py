@@ -210,6 +210,21 @@ def parallel_map(fn: Callable, tasks: list, jobs: int | None = None, per_process
         return list(pool.map(fn, tasks, chunksize=max(1, len(tasks) // (workers * 4))))
 
 
+def in_background(fn: Callable, *args: object) -> mp.process.BaseProcess:
+    """Start `fn(*args)` in another process (forked where possible: nothing to pickle), for an
+    output that does not depend on the others; `finish` waits for it."""
+    proc = _context().Process(target=fn, args=args, daemon=True)
+    proc.start()
+    return proc
+
+
+def finish(proc: mp.process.BaseProcess, fn: Callable, *args: object) -> None:
+    """Wait for a background `fn(*args)`; if it failed, run it here, where its error is seen."""
+    proc.join()
+    if proc.exitcode != 0:
+        fn(*args)
+
+
 def default_jobs() -> int:
     """The cores this process may use."""
     try:

@@ -86,7 +86,7 @@ def test_resubmission_shows_resolved_findings_and_changed_inputs(folder, tmp_pat
 def test_a_damaged_state_file_is_ignored(folder, tmp_path, processed):
     out = tmp_path / "out"
     _run(folder, out)
-    (out / ".perfxl" / "state.json").write_text("{not json", encoding="utf-8")
+    (out / ".perfxl" / "state.jsonl").write_text("perfxl-state 2\nc\tbroken\t{not json", encoding="utf-8")
     batch = _run(folder, out)
     assert len(processed) == 4
     assert {r.status for r in batch.files} == {"reviewed", "error"}
