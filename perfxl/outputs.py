@@ -46,6 +46,7 @@ def write_all(batch: BatchResult, input_dir: Path, out_dir: Path, state: State |
     out_dir.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         (out_dir / "results.json").unlink()
+    summary = in_background(write_summary, batch, out_dir)  # the other core writes it meanwhile
     reports = out_dir / "reports"
     markdown = write_reports(batch, out_dir, state, jobs)
     _replace_folder(reports, markdown, "*.md")
@@ -57,7 +58,6 @@ def write_all(batch: BatchResult, input_dir: Path, out_dir: Path, state: State |
     _replace_folder(reports, docx_paths, "*.docx")  # without --docx, old Word files would not match
     feedback = write_feedback(batch, input_dir, out_dir, jobs or default_jobs(), memo=state)
     _replace_folder(out_dir / "feedback", feedback, "*.xlsx")
-    summary = in_background(write_summary, batch, out_dir)  # the other core writes it meanwhile
     _replace_folder(reports, write_html(batch, out_dir, markdown, state, jobs), "*.html")
     results = to_json(batch, state)  # before the state is saved: it remembers the entries
     if state is not None:

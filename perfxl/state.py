@@ -232,7 +232,10 @@ class State:
         self._keep("o", self._rel(dest), [key, st.st_size, st.st_mtime_ns])
 
     def _rel(self, dest: Path) -> str:
-        return Path(os.path.relpath(dest, self.out_dir)).as_posix()
+        try:
+            return dest.relative_to(self.out_dir).as_posix()  # outputs are built from out_dir
+        except ValueError:
+            return Path(os.path.relpath(dest, self.out_dir)).as_posix()
 
     # -- cached results ------------------------------------------------------------------------
 
