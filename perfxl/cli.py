@@ -292,6 +292,9 @@ def _root(
 def main() -> None:
     """Entry point: a bug of ours or an unwritable output folder ends with a message, never a
     traceback (exit 3 for an internal error, 2 for an output folder that cannot be written)."""
+    for stream in (sys.stdout, sys.stderr):  # a GBK console cannot show every file name: replace, never fail
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
     try:
         app()  # usage errors and exit codes are typer's; only what escapes a command lands here
     except PermissionError as exc:

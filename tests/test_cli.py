@@ -152,3 +152,19 @@ def test_internal_error_message_is_plain_chinese(tmp_path, monkeypatch, capsys):
         main()
     err = capsys.readouterr().err
     assert "perfxl 内部错误" in err and "Traceback" not in err
+
+
+def test_a_gbk_console_gets_every_result_even_for_names_it_cannot_show(tmp_path):
+    """Bureau PCs run a GBK console; a file name with an emoji must not end the command."""
+    import os
+    import shutil
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(EXAMPLES / "440800002_湛江市统计局本级.xlsx", folder / "单位😀.xlsx")
+    env = {**os.environ, "PYTHONIOENCODING": "gbk"}
+    done = subprocess.run([sys.executable, "-m", "perfxl", "check", str(folder)], capture_output=True, env=env)
+    assert done.returncode == 1  # the balance error, reported
+    out = done.stdout.decode("gbk")
+    assert "balance-mismatch" in out and "单位?.xlsx" in out
+    assert "内部错误" not in done.stderr.decode("gbk")
