@@ -95,7 +95,8 @@ def openpyxl_feedback(src: Path, dest: Path, review, marks) -> None:
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
 
     from perfxl.feedback import COLOURS
-    from perfxl.ooxml_patch import AUTHOR, LINK_COL, REPLY_COL, SEVERITY_COL, WIDTHS, line_count
+    from perfxl.ooxml_comments import AUTHOR, line_count
+    from perfxl.ooxml_patch import LINK_COL, REPLY_COL, SEVERITY_COL, WIDTHS
 
     wb = openpyxl.load_workbook(src)
     ws = wb.create_sheet(review.sheet_name, 0)

@@ -28,18 +28,9 @@ from perfxl import atomic
 from perfxl.findings import CATALOGUE, SEVERITY_ORDER, Finding, Severity
 from perfxl.model import BASIC_SHEET, SCORE_SHEET, BatchResult, FileResult
 from perfxl.ooxml import parse_a1
-from perfxl.ooxml_patch import (
-    AUTHOR,
-    LINK_COL,
-    REPLY_COL,
-    SEVERITY_COL,
-    WIDTHS,
-    Mark,
-    Patcher,
-    Unsupported,
-    display_width,
-    line_count,
-)
+from perfxl.ooxml_comments import AUTHOR, display_width, line_count
+from perfxl.ooxml_package import Unsupported
+from perfxl.ooxml_patch import LINK_COL, REPLY_COL, SEVERITY_COL, WIDTHS, Mark, Patcher
 from perfxl.rubric import Rubric
 from perfxl.values import format_number
 

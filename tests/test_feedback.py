@@ -383,7 +383,7 @@ def test_libreoffice_reads_the_feedback_back(make_return, tmp_path):
 
 
 def test_legacy_drawing_goes_where_the_schema_wants_it():
-    from perfxl.ooxml_patch import _Sheet
+    from perfxl.ooxml_cells import _Sheet
 
     head = ('<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
             'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheetData/>')
@@ -404,7 +404,7 @@ def test_legacy_drawing_goes_where_the_schema_wants_it():
 
 
 def test_cell_text_is_escaped_the_way_excel_reads_it():
-    from perfxl.ooxml_patch import xstring
+    from perfxl.ooxml_package import xstring
 
     assert xstring("a<b & _x0041_\x01") == "a&lt;b &amp; _x005F_x0041__x0001_"
 
