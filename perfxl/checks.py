@@ -172,7 +172,8 @@ def check_rows(ctx: Context) -> Iterator[Finding]:
                           f"「{ind.name}」所在行，请按模板恢复该行", ctx.sub.score_sheet)
             continue
         w = row.weight
-        if w.error:
+        applicable = next((r.applicable for r in ctx.scored.indicators if r.code == ind.code), True)
+        if w.error or w.cell is None or applicable is False:  # no finding concerns a 不适用 row (spec §4.4)
             continue
         parsed = values.parse_score(w.value)
         if parsed.value != ind.weight:

@@ -216,6 +216,11 @@ def run(
         if _inside(out, folder):
             raise UsageError(f"输出文件夹 {out} 位于输入文件夹 {folder} 之内",
                              "请用 --out 指定输入文件夹以外的位置，如 --out output")
+        if _inside(folder, out):  # perfxl rewrites and prunes its output folder: inputs must not be there
+            raise UsageError(f"输入文件夹 {folder} 位于输出文件夹 {out} 之内",
+                             "请把报回文件放在输出文件夹以外，或用 --out 另选输出位置")
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"输出位置 {out} 是一个文件，不是文件夹", "请用 --out 指定一个文件夹")
     except UsageError as err:
         raise _fail(err) from err
     candidates = discover(folder)
@@ -238,7 +243,7 @@ def _print_summary(batch, out: Path) -> None:
     statuses = Counter(r.status_label for r in batch.files)
     scored = [r for r in batch.files if r.scored]
     grades = Counter(r.reviewed_grade or "未定级" for r in scored)
-    console = Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False, soft_wrap=True, markup=False)  # unit names are text, not markup
     console.print(f"{batch.year}年度部门整体支出绩效自评复核：指标体系 {batch.rubric.id}，"
                   f"报送截止 {batch.deadline.isoformat()}")
     table = Table(show_header=True)

@@ -70,13 +70,15 @@ def discover(folder: Path) -> list[Candidate]:
     """Every file below `folder`, recursively, sorted by relative path (code-point order)."""
     out: list[Candidate] = []
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        dirs.sort()
+        hidden = any(part.startswith(".") for part in Path(root).relative_to(folder).parts)
         for name in files:
             path = Path(root) / name
             rel = path.relative_to(folder).as_posix()
             reason, companion = _ignore_reason(name)
+            if hidden and reason is None:  # listed, so that nothing is silent, but never read
+                reason, companion = "隐藏文件夹中的文件", False
             out.append(Candidate(path, rel, reason, companion))
-    # hidden folders are skipped above; list nothing inside them
     return sorted(out, key=lambda c: c.rel)
 
 

@@ -17,6 +17,9 @@ def run_job(candidates: list[Candidate], options: Options, input_dir: Path, out_
             roster=None, jobs: int | None = None, progress: Callable[[str], None] | None = None,
             docx: bool = False) -> BatchResult:
     """`perfxl run`: evaluate (reusing the output folder's cache), roster, adjustments, outputs."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        (out_dir / "results.json").unlink()  # deleted at the start: its presence means a run finished
     state = State(out_dir)
     batch = run_candidates(candidates, options, progress, jobs, state)
     if roster is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,19 @@ class Options:
 
 def _sorted(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: SEVERITY_ORDER[f.severity])
+
+
+def _unique(findings: list[Finding]) -> list[Finding]:
+    """One missing-value per blank cell, however many indicators read it (B32 feeds A4 and B2)."""
+    seen: set[tuple] = set()
+    out = []
+    for f in findings:
+        key = (f.code, f.sheet, f.cells)
+        if f.code == "missing-value" and f.cells and key in seen:
+            continue
+        seen.add(key)
+        out.append(f)
+    return out
 
 
 def _status(findings: list[Finding]) -> str:
@@ -77,7 +91,7 @@ def evaluate(sub: Submission, options: Options, rel: str) -> FileResult:
     adjustments = options.adjustments.get(result.unit_code or "", {})
     scored = score(sub, rubric, options.deadline, adjustments)
     ctx = Context(sub, scored, rubric, options.year, options.deadline)
-    findings = [*sub.findings, *meta_findings, *scored.findings, *run_checks(ctx)]
+    findings = _unique([*sub.findings, *meta_findings, *scored.findings, *run_checks(ctx)])
     result.findings = [f.located(rel, result.unit_code) for f in _sorted(findings)]
     result.status = _status(result.findings)
     result.fields = _field_values(sub)
@@ -174,7 +188,10 @@ def run_batch(folder: Path, options: Options, progress: Callable[[str], None] | 
 
 
 def _file_hash(path: Path) -> str | None:
+    """The content hash of a regular file (a FIFO or device is left to a time-limited worker)."""
     try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return None
         with path.open("rb") as fh:
             return hashlib.file_digest(fh, "sha256").hexdigest()
     except OSError:

@@ -8,7 +8,7 @@ import json
 import re
 import tomllib
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -139,51 +139,98 @@ def _fail(source: str, text: str, code: str | None, message: str, occurrence: in
     return RubricError(f"{source} 第 {_line_of(text, code, occurrence)} 行：{message}")
 
 
+#: which formulas each computed rule can score: rates for linear and bands, days for the day rules
+RULE_VALUES = {
+    "linear": ("ratio", "deviation", "change", "field"),
+    "bands": ("ratio", "deviation", "change", "field"),
+    "days_within": ("days_between",),
+    "days_late": ("days_late",),
+}
+RULE_PARAMS = {"bands": ("bands",), "linear": ("target", "side", "per_point"),
+               "days_within": ("days",), "days_late": ("per_day",)}
+
+
+def _number(value: object) -> Decimal:
+    """A rubric parameter as an exact Decimal; anything else is a ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
+        raise ValueError(value)
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ValueError(value) from exc
+    if not number.is_finite():
+        raise ValueError(value)
+    return number
+
+
 def _check_indicator(raw: dict, source: str, text: str, known: set[str]) -> Indicator:
     code = raw.get("code")
+
+    def fail(message: str) -> RubricError:
+        return _fail(source, text, code, message)
+
     for key in ("code", "level1", "level2", "name", "weight", "criteria", "rule"):
         if key not in raw:
-            raise _fail(source, text, code, f"指标 {code or '?'} 缺少 {key}")
+            raise fail(f"指标 {code or '?'} 缺少 {key}")
     rule, value = raw["rule"], raw.get("value")
+    if not isinstance(rule, dict) or (value is not None and not isinstance(value, dict)):
+        raise fail(f"指标 {code} 的 rule 和 value 应写成 {{ kind = … }} 的形式")
     kind = rule.get("kind")
     if kind not in RULE_KINDS:
-        raise _fail(source, text, code, f"指标 {code} 的规则类型 {kind!r} 未知，可用：{', '.join(RULE_KINDS)}")
-    weight = Decimal(raw["weight"])
+        raise fail(f"指标 {code} 的规则类型 {kind!r} 未知，可用：{', '.join(RULE_KINDS)}")
+    try:
+        weight = _number(raw["weight"])
+    except ValueError as exc:
+        raise fail(f"指标 {code} 的分值 {raw['weight']!r} 不是数字") from exc
     if weight <= 0:
-        raise _fail(source, text, code, f"指标 {code} 的分值必须大于 0")
-    if kind == "manual":
-        if value is not None:
-            raise _fail(source, text, code, f"人工评分指标 {code} 不应有 value 公式")
-        items = rule.get("items", [])
-        if items and sum(Decimal(p) for _, p in items) != weight:
-            raise _fail(source, text, code, f"指标 {code} 的评分要点分值之和不等于分值 {weight}")
-    else:
-        if value is None or value.get("kind") not in VALUE_KINDS:
-            raise _fail(source, text, code, f"指标 {code} 缺少 value 公式或公式类型未知，可用：{', '.join(VALUE_KINDS)}")
-        for part in VALUE_KINDS[value["kind"]]:
-            if part not in value:
-                raise _fail(source, text, code, f"指标 {code} 的公式缺少 {part}")
-            for key in value[part] if isinstance(value[part], list) else [value[part]]:
-                if key not in known:
-                    raise _fail(source, text, code, f"指标 {code} 引用了未知字段 {key!r}")
-        needs = {"bands": ("bands",), "linear": ("target", "side", "per_point"),
-                 "days_within": ("days",), "days_late": ("per_day",)}[kind]
-        for param in needs:
-            if param not in rule:
-                raise _fail(source, text, code, f"指标 {code} 的规则 {kind} 缺少参数 {param}")
-        if kind == "linear" and rule["side"] not in ("above", "below"):
-            raise _fail(source, text, code, f"指标 {code} 的 side 应为 above 或 below")
-        if kind == "bands":
-            for _bound, points in rule["bands"]:
-                if Decimal(points) > weight:
-                    raise _fail(source, text, code, f"指标 {code} 的分档得分 {points} 超过分值 {weight}")
+        raise fail(f"指标 {code} 的分值必须大于 0")
+    try:
+        if kind == "manual":
+            if value is not None:
+                raise fail(f"人工评分指标 {code} 不应有 value 公式")
+            items = rule.get("items", [])
+            if items and sum(_number(p) for _, p in items) != weight:
+                raise fail(f"指标 {code} 的评分要点分值之和不等于分值 {weight}")
+        else:
+            _check_computed(rule, value, kind, weight, known, lambda m: fail(f"指标 {code}：{m}"))
+    except (ValueError, TypeError) as exc:
+        raise fail(f"指标 {code} 的规则参数有误（{exc}）：数值须为数字，分档须写成 [[上限, 得分], …]") from exc
     blank = raw.get("blank", "error")
     if blank not in BLANK_KINDS:
-        raise _fail(source, text, code, f"指标 {code} 的 blank 应为 {', '.join(BLANK_KINDS)} 之一")
+        raise fail(f"指标 {code} 的 blank 应为 {', '.join(BLANK_KINDS)} 之一")
     return Indicator(
         code=code, level1=raw["level1"], level2=raw["level2"], name=raw["name"], weight=weight,
         criteria=raw["criteria"], rule=rule, value=value, blank=blank,
     )
+
+
+def _check_computed(rule: dict, value: dict | None, kind: str, weight: Decimal, known: set[str], fail) -> None:
+    if value is None or value.get("kind") not in VALUE_KINDS:
+        raise fail(f"缺少 value 公式或公式类型未知，可用：{', '.join(VALUE_KINDS)}")
+    if value["kind"] not in RULE_VALUES[kind]:
+        raise fail(f"规则 {kind} 不能用于公式 {value['kind']}（可用：{', '.join(RULE_VALUES[kind])}）")
+    for part in VALUE_KINDS[value["kind"]]:
+        if part not in value:
+            raise fail(f"公式缺少 {part}")
+        for key in value[part] if isinstance(value[part], list) else [value[part]]:
+            if key not in known:
+                raise fail(f"引用了未知字段 {key!r}")
+    for param in RULE_PARAMS[kind]:
+        if param not in rule:
+            raise fail(f"规则 {kind} 缺少参数 {param}")
+    if kind == "linear":
+        if rule["side"] not in ("above", "below"):
+            raise fail("side 应为 above 或 below")
+        _number(rule["target"]), _number(rule["per_point"])
+    elif kind == "bands":
+        for bound, points in rule["bands"]:
+            _number(bound)
+            if _number(points) > weight:
+                raise fail(f"分档得分 {points} 超过分值 {weight}")
+        if _number(rule.get("otherwise", 0)) > weight:
+            raise fail(f"otherwise 得分超过分值 {weight}")
+    else:
+        _number(rule[RULE_PARAMS[kind][0]])
 
 
 def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:

@@ -185,7 +185,7 @@ class _Scorer:
             for bound, points in rule["bands"]:
                 if rate <= _num(bound):
                     return _num(points)
-            return _num(rule["otherwise"])
+            return _num(rule.get("otherwise", 0))
         # linear: points on the wrong side of the target, continuous (spec §4.2)
         target = _num(rule["target"])
         gap = target - rate if rule["side"] == "below" else rate - target
@@ -200,7 +200,8 @@ class _Scorer:
             return
         fv = row.score
         res.note = values.parse_longtext(row.note.value).value if not row.note.error else None
-        if fv.error:
+        if fv.error or fv.cell is None:  # no 自评得分 column: said once by the reader
+            fv.error = True
             return
         parsed = values.parse_score(fv.value)
         where = f"{fv.sheet} {fv.cell}「{ind.code} {ind.name}」"
@@ -211,7 +212,7 @@ class _Scorer:
                          f"{where}为不适用指标，但填写了得分 {values.show(fv.value)}；该分数不计入核定总分", fv)
             return
         if parsed.problem or parsed.value is None:
-            what = "未填写" if parsed.value is None and not parsed.problem else f"“{values.show(fv.value)}”不是数字"
+            what = "未填写" if not parsed.problem else parsed.problem[1]
             self.add("score-out-of-range", f"{where}的自评得分{what}，应填写 0～{format_number(ind.weight)} 之间的分数", fv)
             fv.error = True
             return

@@ -98,12 +98,16 @@ def load_result(data: dict, decoded: bool = False) -> FileResult:
 
 @cache
 def code_fingerprint() -> str:
-    """perfxl's version and a hash of its own code and data files."""
+    """perfxl's version and a hash of its code, data files and output templates (a bureau that
+    edits templates/report.md.j2 gets its reports rendered again)."""
+    from perfxl.report import templates_dir
+
     h = hashlib.sha256(__version__.encode())
-    root = resources.files("perfxl")
-    for name in sorted(p.name for p in root.iterdir() if p.name.endswith((".py", ".toml"))):
-        h.update(name.encode())
-        h.update(root.joinpath(name).read_bytes())
+    for root in (Path(str(resources.files("perfxl"))), Path(templates_dir())):
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and path.suffix in (".py", ".toml", ".j2", ".docx", ".xlsx"):
+                h.update(path.relative_to(root).as_posix().encode())
+                h.update(path.read_bytes())
     return h.hexdigest()
 
 

@@ -18,7 +18,10 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 BLANK_TOKENS = frozenset({"", "无", "暂无", "不适用", "没有", "/", "-", "—", "——", "N/A", "NA"})
 EMPTY_TEXT_TOKENS = frozenset({"", "无", "暂无", "没有", "无问题", "不适用"})
 
-SERIAL_MIN, SERIAL_MAX = 36526, 73050  # 2000-01-01 .. 2099-12-31 in the 1900 system
+SERIAL_MIN, SERIAL_MAX = 36526, 73050
+#: no amount, count or score a unit types is this large; beyond it Decimal arithmetic would lose
+#: digits (28 significant) and quantising would fail
+MAX_NUMBER = Decimal("1e15")  # 2000-01-01 .. 2099-12-31 in the 1900 system
 FOUR_PLACES = Decimal("0.0001")
 
 GRADE_WORDS = {
@@ -145,6 +148,10 @@ def _numeric(raw: object, suffixes: tuple[str, ...] = ()) -> tuple[Decimal | Non
     return value, negative, text
 
 
+def _too_big(raw: object) -> Parsed:
+    return Parsed(problem=("value-out-of-range", f"“{show(raw)}”数值过大，请核对"))
+
+
 def parse_money(raw: object) -> Parsed:
     """Money in 万元: numbers or text, optional 万元/万; other units are refused, never converted."""
     if is_blank(raw):
@@ -156,6 +163,8 @@ def parse_money(raw: object) -> Parsed:
         return Parsed(problem=("type-error", f"“{show(raw)}”不是金额，请填写以万元为单位的数字"))
     if negative:
         return Parsed(problem=("value-out-of-range", f"“{show(raw)}”为负数，金额不能为负"))
+    if value > MAX_NUMBER:
+        return _too_big(raw)
     if value.as_tuple().exponent < -4:  # float noise beyond 4 places, e.g. 0.30000000000000004
         value = round_half_up(value, "0.0001")
     return Parsed(value)
@@ -168,6 +177,8 @@ def parse_int(raw: object, unit: str = "") -> Parsed:
     value, negative, _ = _numeric(raw, (unit,) if unit else ())
     if value is None:
         return Parsed(problem=("type-error", f"“{show(raw)}”不是整数"))
+    if value > MAX_NUMBER:
+        return _too_big(raw)
     if value != value.to_integral_value():
         return Parsed(problem=("type-error", f"“{show(raw)}”不是整数，人数、项数应为整数"))
     if negative and value != 0:
@@ -301,6 +312,8 @@ def parse_score(raw: object) -> Parsed:
     value, negative, _ = _numeric(raw, ("分",))
     if value is None:
         return Parsed(problem=("type-error", f"“{show(raw)}”不是分数"))
+    if value > MAX_NUMBER:
+        return _too_big(raw)
     return Parsed(-value if negative else value)
 
 

@@ -237,8 +237,11 @@ class Reader:
         for f in fields().values():
             self.sub.fields[f.key] = self.read_field(f, grid, labels)
 
-    def _label_cell(self, f: Field, grid: Grid | None, labels: dict) -> tuple[tuple[int, int] | None, bool]:
-        """(value cell, ambiguous) found through the field's label or aliases."""
+    def _label_cell(self, f: Field, grid: Grid | None, labels: dict,
+                    record: bool = True) -> tuple[tuple[int, int] | None, bool]:
+        """(value cell, ambiguous) found through the field's label or aliases. A label found
+        twice is `ambiguous-label` only when it is the way the field is located (`record`):
+        when a defined name finds the cell, the label is only a cross-check."""
         if grid is None:
             return None, False
         hits: list[tuple[int, int]] = []
@@ -247,6 +250,8 @@ class Reader:
                 if rc not in hits:
                     hits.append(rc)
         if len(hits) > 1:
+            if not record:
+                return None, True
             refs = "、".join(a1(*rc) for rc in hits)
             self.finding("ambiguous-label",
                          f"{grid.name} 中“{f.label}”出现 {len(hits)} 次（{refs}），无法确定填报位置，请删除多余的行",
@@ -256,7 +261,7 @@ class Reader:
 
     def read_field(self, f: Field, grid: Grid | None, labels: dict) -> FieldValue:
         named = self.named_cell(f.key)
-        by_label, ambiguous = self._label_cell(f, grid, labels)
+        by_label, ambiguous = self._label_cell(f, grid, labels, record=named is None)
         if named is None and by_label is None:
             return FieldValue(f.key, error=ambiguous)
         sheet, rc = named if named else (grid.name, by_label)  # type: ignore[union-attr]
@@ -314,6 +319,10 @@ class Reader:
         by_code: dict[str, int] = {}
         cols: dict[str, int] = header[1] if header else {}
         if grid and header:
+            for role, title in (("weight", "分值"), ("score", "自评得分")):
+                if role not in cols:  # one finding for the column, not one per indicator
+                    self.finding("missing-value", f"{grid.name} 第 {header[0] + 1} 行的表头中未找到“{title}”列，"
+                                 "请按模板恢复该列的标题", grid.name, a1(header[0], 0))
             for (r, c), v in sorted(grid.cells.items()):
                 if r > header[0] and c == cols.get("code"):
                     code = values.fold(str(v)).upper()
@@ -371,7 +380,8 @@ class Reader:
 def enough_fields(sub: Submission) -> bool:
     """Spec §3: at least half of the required fields were found."""
     required = [f.key for f in fields().values() if f.required]
-    found = sum(1 for k in required if sub.fields.get(k) and sub.fields[k].found)
+    # a label found twice (ambiguous-label) was found: the unit must fix it, not re-template
+    found = sum(1 for k in required if sub.fields.get(k) and (sub.fields[k].found or sub.fields[k].error))
     return found * 2 >= len(required)
 
 

@@ -383,19 +383,28 @@ def test_no_conflict_when_both_agree(make_return, evaluate, cell_of):
 
 
 def test_ambiguous_label(make_return, evaluate, cell_of):
+    """A label found twice is ambiguous only where the label is how the cell is found: with the
+    defined names in place the name decides (spec §3), without them the unit must fix it."""
     sheet, ref = cell_of("income_total")
     label_ref = label_cell(ref)
 
-    def duplicate(wb):
+    def duplicate(wb, drop_names=False):
         ws = wb[sheet]
         row = ws.max_row + 2
         ws.cell(row, 1, ws[label_ref].value)
         ws.cell(row, 2, 2999.76)
         duplicate.ref = f"A{row}"
+        if drop_names:
+            for name in list(wb.defined_names):
+                del wb.defined_names[name]
 
-    res = evaluate(edit(make_return(), duplicate))
+    named = evaluate(edit(make_return("named.xlsx"), duplicate))
+    assert "ambiguous-label" not in codes(named)
+    assert named.fields["income_total"] == Decimal("2999.76")
+    res = evaluate(edit(make_return("unnamed.xlsx"), lambda wb: duplicate(wb, drop_names=True)))
     f = one(res, "ambiguous-label")
     at(f, sheet, f.cell, label_ref, duplicate.ref)
+    assert res.status == "error"  # and not not-a-template: the field was found, twice
 
 
 # -- 评分表 ----------------------------------------------------------------------------------

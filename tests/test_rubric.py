@@ -255,3 +255,31 @@ def test_unknown_id_says_what_exists():
     message = str(info.value)
     assert "gd-dept-2099" in message
     assert "gd-dept-2020" in message  # the built-in ids, as a hint
+
+
+@pytest.mark.parametrize(("old", "new", "words"), [
+    ('weight = 5\ncriteria = "目标与职能', 'weight = "abc"\ncriteria = "目标与职能', "不是数字"),
+    ('rule = { kind = "linear", target = 1.00, side = "above", per_point = 0.5 }\nblank = "error"',
+     'rule = { kind = "days_within", days = 20 }\nblank = "error"', "不能用于公式"),
+    ("per_point = 0.75 }", 'per_point = "很多" }', "规则参数有误"),
+])
+def test_malformed_rules_are_refused_at_load_not_at_scoring(tmp_path, old, new, words):
+    """A rubric that would fail while scoring (KeyError, a non-number) is refused when loaded."""
+    from perfxl.rubric import load_rubric as load
+
+    text = (Path(__file__).resolve().parent.parent / "perfxl" / "rubrics" / "gd-dept-2020.toml").read_text("utf-8")
+    assert old in text
+    path = tmp_path / "bad.toml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(RubricError) as err:
+        load(str(path))
+    assert words in str(err.value) and "第 " in str(err.value)
+
+
+def test_bands_without_otherwise_score_zero_past_the_last_band(tmp_path):
+    from perfxl.rubric import load_rubric as load
+
+    text = (Path(__file__).resolve().parent.parent / "perfxl" / "rubrics" / "gd-dept-2020.toml").read_text("utf-8")
+    path = tmp_path / "no-otherwise.toml"
+    path.write_text(text.replace(", otherwise = 0 }", " }"), encoding="utf-8")
+    assert "otherwise" not in load(str(path)).indicator("A2").rule
