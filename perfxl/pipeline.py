@@ -147,9 +147,19 @@ def ignored(candidate: Candidate) -> FileResult:
     return FileResult(file=candidate.rel, status="ignored", findings=[Finding(code, message, file=candidate.rel)])
 
 
+def _modified(r: FileResult) -> dt.datetime:
+    """docProps/core.xml's dcterms:modified as an aware time (strings with other offsets or
+    fractions of a second would not compare); unknown or unparseable is the earliest."""
+    try:
+        when = dt.datetime.fromisoformat(r.modified or "")
+    except ValueError:
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
 def _duplicate_key(r: FileResult) -> tuple:
     filing = r.fields.get("filing_date")
-    return (filing if isinstance(filing, dt.date) else dt.date.min, r.modified or "", r.file)
+    return (filing if isinstance(filing, dt.date) else dt.date.min, _modified(r), r.file)
 
 
 def resolve_duplicates(results: list[FileResult]) -> None:

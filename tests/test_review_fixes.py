@@ -132,3 +132,16 @@ def test_rubric_errors_reach_the_cli_as_exit_2(tmp_path, make_return):
     make_return("in/a.xlsx")
     result = runner.invoke(app, ["run", str(tmp_path / "in"), "--rubric", str(bad), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "不是数字" in result.output
+
+
+def test_duplicates_compare_modified_times_as_times():
+    from perfxl.model import FileResult
+    from perfxl.pipeline import resolve_duplicates
+
+    def result(name: str, modified: str) -> FileResult:
+        return FileResult(file=name, unit_code="U1", fields={"filing_date": None}, modified=modified)
+
+    # 09:30+08:00 is 01:30Z, earlier than 02:00Z although it sorts later as text
+    early, late = result("z.xlsx", "2021-06-10T09:30:00+08:00"), result("a.xlsx", "2021-06-10T02:00:00Z")
+    resolve_duplicates([early, late])
+    assert late.status != "duplicate" and early.status == "duplicate"
