@@ -51,7 +51,6 @@ from perfxl.ooxml_package import _Q, Unsupported, _attr, _Package, _prefix, _rel
 if TYPE_CHECKING:
     from perfxl.feedback import Review
 
-NS_CT = "http://schemas.openxmlformats.org/package/2006/content-types"
 REL_DOC = f"{NS_REL}/officeDocument"
 REL_SHEET, REL_STYLES = f"{NS_REL}/worksheet", f"{NS_REL}/styles"
 CT_MAIN = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"

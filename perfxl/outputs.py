@@ -38,17 +38,14 @@ def run_job(candidates: list[Candidate], options: Options, input_dir: Path, out_
 def write_all(batch: BatchResult, input_dir: Path, out_dir: Path, state: State | None = None, *,
               docx: bool = False, jobs: int | None = None) -> None:
     """reports/ (Markdown, HTML, optionally Word), summary.xlsx, index.html, state, then
-    results.json — whose presence means the run finished."""
-    from perfxl.atomic import write_text
+    results.json — whose presence means the run finished (run_job removed the old one)."""
     from perfxl.feedback import write_feedback
     from perfxl.htmlpage import write_html
     from perfxl.report import write_reports
-    from perfxl.results import to_json
+    from perfxl.results import to_json, write_results
     from perfxl.summary import write_summary
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileNotFoundError):
-        (out_dir / "results.json").unlink()
     summary = in_background(write_summary, batch, out_dir)  # the other core writes it meanwhile
     reports = out_dir / "reports"
     markdown = write_reports(batch, out_dir, state, jobs)
@@ -66,7 +63,7 @@ def write_all(batch: BatchResult, input_dir: Path, out_dir: Path, state: State |
     if state is not None:
         state.save()
     finish(summary, write_summary, batch, out_dir)
-    write_text(out_dir / "results.json", results)
+    write_results(batch, out_dir, text=results)
 
 
 def _replace_folder(folder: Path, written: list[Path], pattern: str) -> None:

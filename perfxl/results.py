@@ -155,8 +155,9 @@ def to_json(batch: BatchResult, memo=None) -> str:
     return f"{head},\n  \"files\": [\n    " + ",\n    ".join(entries) + "\n  ],\n" + tail + "\n"
 
 
-def write_results(batch: BatchResult, out_dir: Path, memo=None) -> Path:
-    """Write `out_dir/results.json` atomically and return its path."""
+def write_results(batch: BatchResult, out_dir: Path, memo=None, text: str | None = None) -> Path:
+    """Write `out_dir/results.json` atomically and return its path. `text`: to_json's result,
+    when the caller needed it earlier (the state must remember the entries before it is saved)."""
     dest = Path(out_dir) / "results.json"
-    write_text(dest, to_json(batch, memo))
+    write_text(dest, to_json(batch, memo) if text is None else text)
     return dest

@@ -22,7 +22,6 @@ SERIAL_MIN, SERIAL_MAX = 36526, 73050
 #: no amount, count or score a unit types is this large; beyond it Decimal arithmetic would lose
 #: digits (28 significant) and quantising would fail
 MAX_NUMBER = Decimal("1e15")  # 2000-01-01 .. 2099-12-31 in the 1900 system
-FOUR_PLACES = Decimal("0.0001")
 
 GRADE_WORDS = {
     "优": "优秀",
