@@ -198,6 +198,7 @@ def run(
     import dataclasses
 
     from perfxl.intake import discover
+    from perfxl.outfolder import OutputFolderError
     from perfxl.outputs import run_job
 
     try:
@@ -219,18 +220,35 @@ def run(
         if _inside(folder, out):  # perfxl rewrites and prunes its output folder: inputs must not be there
             raise UsageError(f"输入文件夹 {folder} 位于输出文件夹 {out} 之内",
                              "请把报回文件放在输出文件夹以外，或用 --out 另选输出位置")
-        if out.exists() and not out.is_dir():
-            raise UsageError(f"输出位置 {out} 是一个文件，不是文件夹", "请用 --out 指定一个文件夹")
     except UsageError as err:
         raise _fail(err) from err
     candidates = discover(folder)
     step, bar = _progress(len(candidates))
     try:
         batch = run_job(candidates, opts, folder, out, roster=units, jobs=jobs, progress=step, docx=docx)
-    finally:
+    except OutputFolderError as err:
         if bar is not None:
             bar.stop()
+        typer.echo(f"错误：{err}", err=True)
+        if err.incomplete:
+            typer.echo(f"输出文件夹 {out} 不完整（没有 results.json）：本次结果未全部写出，排除问题后重新运行即可恢复全部输出。",
+                       err=True)
+        typer.echo(f"提示：{err.hint or '请换一个可写的输出文件夹（--out），或排除上述问题后重新运行'}", err=True)
+        raise typer.Exit(2) from err
+    except Exception as exc:  # our bug: the folder was left without results.json, say so
+        if bar is not None:
+            bar.stop()
+        typer.echo(f"perfxl 内部错误：{type(exc).__name__}: {exc}", err=True)
+        typer.echo(f"输出文件夹 {out} 不完整（没有 results.json）。", err=True)
+        typer.echo("提示：输入文件未被修改；请将这条信息和所用命令反馈给 perfxl 维护人员", err=True)
+        raise typer.Exit(3) from exc
+    if bar is not None:
+        bar.stop()
     _print_summary(batch, out)
+    if batch.internal_errors:
+        typer.echo(f"perfxl 在 {len(batch.internal_errors)} 处发生内部错误（见上，代码 internal-error）；其余结果均已写出。"
+                   "这些不是单位文件的问题，请将输出文件夹中的 results.json 反馈给 perfxl 维护人员", err=True)
+        raise typer.Exit(3)
 
 
 STATUS_ORDER = ("已审核", "有错误", "无法读取", "模板不符", "重复已忽略", "已忽略")
@@ -239,6 +257,8 @@ STATUS_ORDER = ("已审核", "有错误", "无法读取", "模板不符", "重�
 def _print_summary(batch, out: Path) -> None:
     from rich.console import Console
     from rich.table import Table
+
+    from perfxl.outfolder import KEEP
 
     statuses = Counter(r.status_label for r in batch.files)
     scored = [r for r in batch.files if r.scored]
@@ -268,6 +288,12 @@ def _print_summary(batch, out: Path) -> None:
         for r in returned:
             codes = "、".join(dict.fromkeys(f.code for f in r.findings if f.severity == "error"))
             console.print(f"  {r.unit_code or '—'} {r.unit_name or r.file}（{codes}）")
+    for note in batch.notes:
+        console.print(f"警告：{note}")
+    if batch.set_aside:
+        console.print(f"以下 {len(batch.set_aside)} 个文件不是 perfxl 写的，或写出后被改动过，已移到 {out / KEEP}（未删除任何文件）：")
+        for original, kept in batch.set_aside:
+            console.print(f"  {original} → {kept}")
     console.print(f"输出文件夹：{out}")
     reports = out / "reports"
     for label, path, pattern in (("汇总表", out / "summary.xlsx", ""), ("单位报告", reports, "*.md"),
@@ -302,9 +328,11 @@ def main() -> None:
             stream.reconfigure(errors="replace")
     try:
         app()  # usage errors and exit codes are typer's; only what escapes a command lands here
-    except PermissionError as exc:
-        typer.echo(f"错误：无法写入 {exc.filename or ''}（没有权限）", err=True)
-        typer.echo("提示：请换一个可写的输出文件夹（--out），或关闭正在打开该文件的 Excel/WPS", err=True)
+    except OSError as exc:  # the environment, not perfxl: no space, read-only, a file held open …
+        from perfxl.outfolder import describe
+
+        typer.echo(f"错误：{exc.filename or ''}：{describe(exc)}", err=True)
+        typer.echo("提示：请换一个可写的输出位置，或关闭正在打开该文件的 Excel/WPS 后重新运行", err=True)
         sys.exit(2)
     except Exception as exc:  # our bug: say so plainly, keep the batch's inputs untouched
         typer.echo(f"perfxl 内部错误：{type(exc).__name__}: {exc}", err=True)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from perfxl import atomic
 from perfxl.model import BatchResult
+from perfxl.outfolder import OutputFolder, Writer
 
 REFERENCE = "reference.docx"
 #: pandoc's GitHub Markdown without what report.md.j2 never means: raw HTML, :emoji:, bare URLs
@@ -176,8 +177,9 @@ def _run(args: list[str], stdin: bytes, env: dict[str, str]) -> bytes:
 
 
 def markdown_to_docx(markdown: str, dest: Path, *, reference: Path | None = None,
-                     date: dt.date | None = None) -> Path:
-    """Convert one report's Markdown to `dest` (written atomically).
+                     date: dt.date | None = None, writer: Writer | None = None, rel: str = "") -> Path:
+    """Convert one report's Markdown to `dest` (written atomically; through `writer` at `rel`
+    when given, as every file of an output folder is).
 
     `date` becomes the document's created/modified date (pandoc's SOURCE_DATE_EPOCH), so the
     same report gives the same bytes on every run."""
@@ -188,44 +190,45 @@ def markdown_to_docx(markdown: str, dest: Path, *, reference: Path | None = None
     raw = _run([pandoc, "--from", READER, "--to", "json", "--shift-heading-level-by=-1"],
                markdown.encode("utf-8"), env)
     ast = adjust(json.loads(raw))
-    with atomic.atomic_path(dest) as tmp:
+    with writer.path(rel) if writer is not None else atomic.atomic_path(dest) as tmp:
         _run([pandoc, "--from", "json", "--to", "docx", "--reference-doc", str(reference or reference_docx()),
               "--output", str(tmp)], json.dumps(ast, ensure_ascii=False).encode("utf-8"), env)
     return dest
 
 
-def write_docx(batch: BatchResult, out_dir: Path, markdown_paths: Sequence[Path],
+def write_docx(batch: BatchResult, out: Path | OutputFolder, markdown_paths: Sequence[Path],
                jobs: int | None = None, memo=None) -> list[Path]:
     """reports/<code>_<name>.docx beside each Markdown report; returns the paths, in order.
 
-    `out_dir` is the output folder (the .docx go next to the .md files, wherever those are).
     pandoc runs in up to `jobs` parallel processes (default: usable cores, at most 8)."""
-    del out_dir  # the reports' own folder decides; kept for the writers' common signature
+    folder = OutputFolder.of(out)
     reference = reference_docx()
     if not reference.is_file():
         raise DocxUnavailable(f"缺少 Word 参考样式文件：{reference}")
     pandoc_path()  # fail once, before any thread starts
 
-    keys = {}
-    if memo is not None:  # an unchanged report's Word file is not converted again
-        scored = [r for r in batch.files if r.scored]
-        keys = {Path(p): memo.output_key(r, batch, "docx") for r, p in zip(scored, markdown_paths, strict=True)}
+    scored = [r for r in batch.files if r.scored]
+    writer = folder.writer()
+    todo: list[tuple[Path, str]] = []
+    for result, md_path in zip(scored, markdown_paths, strict=True):
+        rel = folder.rel(Path(md_path).with_suffix(".docx"))
+        key = memo.output_key(result, batch, "docx") if memo is not None else ""
+        if not folder.fresh(rel, key):  # an unchanged report's Word file is not converted again
+            todo.append((Path(md_path), folder.target(rel, key)))
 
-    def one(md_path: Path) -> Path:
-        md_path = Path(md_path)
-        dest = md_path.with_suffix(".docx")
-        if memo is not None and memo.unchanged(dest, keys[md_path]):
-            return dest
-        text = md_path.read_text(encoding="utf-8")
-        out = markdown_to_docx(text, dest, reference=reference, date=batch.deadline)
-        if memo is not None:
-            memo.record(out, keys[md_path])
-        return out
+    def one(task: tuple[Path, str]) -> None:
+        md_path, rel = task
+        markdown_to_docx(md_path.read_text(encoding="utf-8"), folder.path(rel), reference=reference,
+                         date=batch.deadline, writer=writer, rel=rel)
 
     from perfxl.worker import default_jobs
 
     workers = jobs or min(8, default_jobs())
-    if workers <= 1 or len(markdown_paths) <= 1:
-        return [one(p) for p in markdown_paths]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(one, markdown_paths))
+    if workers <= 1 or len(todo) <= 1:
+        for task in todo:
+            one(task)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(one, todo))
+    folder.collect()
+    return [Path(p).with_suffix(".docx") for p in markdown_paths]

@@ -29,9 +29,9 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 
-from perfxl import atomic
 from perfxl.findings import CATALOGUE, SEVERITY_ORDER
 from perfxl.model import BatchResult, FileResult
+from perfxl.outfolder import OutputFolder, Writer
 from perfxl.report import safe_name, templates_dir
 from perfxl.summary import STATUS_ORDER, UNGRADED
 from perfxl.values import round_half_up
@@ -240,12 +240,12 @@ def render_index(batch: BatchResult, pages: dict[int, Path], out_dir: Path) -> s
     return environment().get_template(INDEX).render(index_context(batch, pages, out_dir))
 
 
-def _write_page(task: tuple[Path, FileResult, BatchResult, Path, str]) -> None:
-    md_path, result, ctx, dest, index_href = task
-    atomic.write_text(dest, render_unit_page(md_path.read_text(encoding="utf-8"), result, ctx, quote(index_href)))
+def _write_page(task: tuple[Path, FileResult, BatchResult, Writer, str, str]) -> None:
+    md_path, result, ctx, writer, rel, index_href = task
+    writer.write_text(rel, render_unit_page(md_path.read_text(encoding="utf-8"), result, ctx, quote(index_href)))
 
 
-def write_html(batch: BatchResult, out_dir: Path, markdown_paths: Sequence[Path], memo=None,
+def write_html(batch: BatchResult, out: Path | OutputFolder, markdown_paths: Sequence[Path], memo=None,
                jobs: int | None = None) -> list[Path]:
     """output/index.html and reports/<stem>.html beside each Markdown report.
 
@@ -254,31 +254,30 @@ def write_html(batch: BatchResult, out_dir: Path, markdown_paths: Sequence[Path]
     `memo`, the page of an unchanged report is kept; many pages render in up to `jobs` processes."""
     from perfxl.worker import parallel_map
 
-    out_dir = Path(out_dir)
+    folder = OutputFolder.of(out)
+    out_dir = folder.root
     scored = [r for r in batch.files if r.scored]
     if len(scored) != len(markdown_paths):
         raise ValueError(f"{len(markdown_paths)} Markdown reports for {len(scored)} scored files")
     context = BatchResult(batch.rubric, batch.year, batch.deadline)
+    writer = folder.writer()
     pages: dict[int, Path] = {}
     written = []
     todo = []
-    keys: dict[Path, str] = {}
     for result, md_path in zip(scored, markdown_paths, strict=True):
         md_path = Path(md_path)
         stem = safe_name(result.unit_code or "", result.unit_name or Path(result.file).stem)
         if not md_path.stem.startswith(stem):  # write_reports's naming, possibly with a _2 suffix
             raise ValueError(f"{md_path.name} is not the report of {result.file}")
         dest = md_path.with_suffix(".html")
+        rel = folder.rel(dest)
         index_href = Path(os.path.relpath(out_dir / "index.html", dest.parent)).as_posix()
-        keys[dest] = memo.output_key(result, batch, "html", index_href) if memo else ""
-        if not (memo and memo.unchanged(dest, keys[dest])):
-            todo.append((md_path, result, context, dest, index_href))
+        key = memo.output_key(result, batch, "html", index_href) if memo else ""
+        if not folder.fresh(rel, key):
+            todo.append((md_path, result, context, writer, folder.target(rel, key), index_href))
         pages[id(result)] = dest
         written.append(dest)
     parallel_map(_write_page, todo, jobs)
-    if memo:
-        for *_, dest, _href in todo:
-            memo.record(dest, keys[dest])
-    index = out_dir / "index.html"
-    atomic.write_text(index, render_index(batch, pages, out_dir))
-    return [*written, index]
+    writer.write_text(folder.target("index.html"), render_index(batch, pages, out_dir))
+    folder.collect()
+    return [*written, folder.path("index.html")]

@@ -156,7 +156,16 @@ class BatchResult:
     files: list[FileResult] = field(default_factory=list)
     not_submitted: list[dict[str, str | None]] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    #: for the operator, not the units: a damaged state line, a history that was reset …
+    notes: list[str] = field(default_factory=list)
+    #: (relative path, where it now is) for each file of the output folder moved to 保留/
+    set_aside: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def all_findings(self) -> list[Finding]:
         return [f for r in self.files for f in r.findings] + self.findings
+
+    @property
+    def internal_errors(self) -> list[Finding]:
+        """perfxl's own failures (never the units'): the run ends with exit 3 after writing the rest."""
+        return [f for f in self.all_findings if f.code == "internal-error"]

@@ -19,9 +19,9 @@ from pathlib import Path
 import jinja2
 
 import perfxl
-from perfxl import atomic
 from perfxl.fields import fields
 from perfxl.model import BatchResult, FileResult, IndicatorResult
+from perfxl.outfolder import OutputFolder, Writer
 from perfxl.pipeline import Options
 from perfxl.rubric import Indicator
 from perfxl.scoring import show_value
@@ -294,12 +294,13 @@ def output_stems(batch: BatchResult) -> list[tuple[FileResult, str]]:
     return out
 
 
-def _write_report(task: tuple[FileResult, BatchResult, Path]) -> None:
-    result, ctx, dest = task
-    atomic.write_text(dest, render_report(result, ctx))
+def _write_report(task: tuple[FileResult, BatchResult, Writer, str]) -> None:
+    result, ctx, writer, rel = task
+    writer.write_text(rel, render_report(result, ctx))
 
 
-def write_reports(batch: BatchResult, out_dir: Path, memo: State | None = None, jobs: int | None = None) -> list[Path]:
+def write_reports(batch: BatchResult, out: Path | OutputFolder, memo: State | None = None,
+                  jobs: int | None = None) -> list[Path]:
     """Write reports/<code>_<name>.md for every reviewed or error file; returns the paths.
 
     With a `memo` (the output folder's state), a report whose inputs did not change since the
@@ -307,22 +308,21 @@ def write_reports(batch: BatchResult, out_dir: Path, memo: State | None = None, 
     rendered in up to `jobs` processes."""
     from perfxl.worker import parallel_map
 
-    folder = Path(out_dir) / "reports"
+    folder = OutputFolder.of(out)
+    reports = folder.path("reports")
     context = BatchResult(batch.rubric, batch.year, batch.deadline)  # what a report needs of the batch
     written: list[Path] = []
-    todo: list[tuple[FileResult, BatchResult, Path]] = []
-    keys: dict[Path, str] = {}
+    todo: list[tuple[FileResult, BatchResult, Writer, str]] = []
+    writer = folder.writer()
     for result, unique in output_stems(batch):
-        dest = folder / f"{unique}.md"
-        if dest.resolve().parent != folder.resolve():
-            raise ValueError(f"report name {unique!r} escapes {folder}")
+        rel = f"reports/{unique}.md"
+        dest = folder.path(rel)
+        if dest.resolve().parent != reports.resolve():
+            raise ValueError(f"report name {unique!r} escapes {reports}")
         written.append(dest)
-        keys[dest] = memo.output_key(result, batch, "md") if memo else ""
-        if not (memo and memo.unchanged(dest, keys[dest])):
-            todo.append((result, context, dest))
-    folder.mkdir(parents=True, exist_ok=True)
+        key = memo.output_key(result, batch, "md") if memo else ""
+        if not folder.fresh(rel, key):
+            todo.append((result, context, writer, folder.target(rel, key)))
     parallel_map(_write_report, todo, jobs)
-    if memo:
-        for _, _, dest in todo:
-            memo.record(dest, keys[dest])
+    folder.collect()
     return written

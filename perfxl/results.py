@@ -12,10 +12,10 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-from perfxl.atomic import write_text
 from perfxl.fields import fields as field_list
 from perfxl.findings import Finding
 from perfxl.model import BatchResult, FileResult, IndicatorResult
+from perfxl.outfolder import OutputFolder
 from perfxl.rubric import Rubric
 from perfxl.values import round_half_up
 
@@ -155,9 +155,10 @@ def to_json(batch: BatchResult, memo=None) -> str:
     return f"{head},\n  \"files\": [\n    " + ",\n    ".join(entries) + "\n  ],\n" + tail + "\n"
 
 
-def write_results(batch: BatchResult, out_dir: Path, memo=None, text: str | None = None) -> Path:
-    """Write `out_dir/results.json` atomically and return its path. `text`: to_json's result,
-    when the caller needed it earlier (the state must remember the entries before it is saved)."""
-    dest = Path(out_dir) / "results.json"
-    write_text(dest, to_json(batch, memo) if text is None else text)
-    return dest
+def write_results(batch: BatchResult, out: Path | OutputFolder, memo=None, text: str | None = None) -> Path:
+    """Write results.json atomically and return its path. `text`: to_json's result, when the
+    caller needed it earlier (the state must remember the entries before it is saved)."""
+    folder = OutputFolder.of(out)
+    folder.writer().write_text(folder.target("results.json"), to_json(batch, memo) if text is None else text)
+    folder.collect()
+    return folder.path("results.json")

@@ -31,6 +31,8 @@ from perfxl.results import json_value
 
 STATE_FILE = Path(".perfxl") / "state.jsonl"
 HEADER = "perfxl-state 2"
+#: c: a cached result; u: a unit's last version; f: a results.json entry
+KINDS = ("c", "u", "f")
 
 
 def _enc(value: object) -> object:
@@ -154,25 +156,67 @@ def _show(value: object) -> str:
 class State:
     """Load, consult and save `.perfxl/state.jsonl` in an output folder.
 
-    One JSON value a line, `<kind>\t<key>\t<json>`: kinds c (cached result), u (a unit's last
-    version), o (a derived output), f (a results.json entry). Lines are kept as text and decoded
+    One JSON value a line, `<kind>\t<key>\t<json>` (KINDS). Lines are kept as text and decoded
     only when used, so an unchanged entry costs neither decoding nor encoding on a re-run."""
 
     def __init__(self, out_dir: Path) -> None:
         self.path = out_dir / STATE_FILE
         self.out_dir = out_dir
         self.fingerprint = ""  # the options' fingerprint, set by the run that uses this state
-        self._raw: dict[str, dict[str, str]] = {"c": {}, "u": {}, "o": {}, "f": {}}
-        try:
-            lines = self.path.read_text("utf-8").split("\n")
-            if lines and lines[0] == HEADER:
-                for line in lines[1:]:
-                    kind, key, text = line.split("\t", 2)
-                    self._raw[kind][key] = text
-        except (OSError, ValueError, KeyError):
-            self._raw = {"c": {}, "u": {}, "o": {}, "f": {}}  # no state, or a damaged one: start afresh
-        self._new: dict[str, dict[str, str]] = {"c": {}, "u": {}, "o": {}, "f": {}}  # what this run keeps
+        self._raw: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}
+        self._lines: dict[tuple[str, str], int] = {}  # where each entry was, to name a bad one
+        #: what the operator should know about the state (a damaged line, a reset history)
+        self.notes: list[str] = []
+        self._load()
+        self._new: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}  # what this run keeps
         self._keys: dict[int, str] = {}
+
+    def _load(self) -> None:
+        """Read line by line: a damaged line costs that line (a note names it); a file that is
+        not a state at all is kept aside as state.broken-N.jsonl, never overwritten."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            self._set_aside(f"无法读取（{exc.strerror or exc}）")
+            return
+        lines = data.split(b"\n")
+        if lines[0].rstrip(b"\r").decode("utf-8", "replace") != HEADER:
+            self._set_aside("不是 perfxl 能识别的格式")
+            return
+        for number, line in enumerate(lines[1:], start=2):
+            line = line.rstrip(b"\r")
+            if not line.strip():
+                continue  # a trailing newline, a blank line: nothing lost
+            try:
+                kind, key, text = line.decode("utf-8").split("\t", 2)
+                if kind == "o":
+                    continue  # outputs written by perfxl 0.1: the manifest (perfxl.outfolder) knows them now
+                if kind not in self._raw or not text:
+                    raise ValueError(kind)
+            except ValueError:  # UnicodeDecodeError is one
+                self._bad_line(number)
+                continue
+            self._raw[kind][key] = text
+            self._lines[kind, key] = number
+
+    def _bad_line(self, number: int) -> None:
+        self.notes.append(f"输出文件夹的记录文件 {STATE_FILE.as_posix()} 第 {number} 行已损坏，已跳过；"
+                          "相关单位本次按首次报送处理")
+
+    def _set_aside(self, why: str) -> None:
+        n = 1
+        while (broken := self.path.with_name(f"state.broken-{n}.jsonl")).exists():
+            n += 1
+        try:
+            os.replace(self.path, broken)
+        except OSError as exc:
+            from perfxl.outfolder import OutputFolderError, describe
+
+            raise OutputFolderError(str(self.path), f"记录文件{why}，且无法另存（{describe(exc)}）") from exc
+        self.notes.append(f"输出文件夹的记录文件 {STATE_FILE.as_posix()} {why}，已另存为 {broken.name}；"
+                          "各单位的历次报送记录已重置，本次全部按首次报送处理")
 
     def _get(self, kind: str, key: str) -> object:
         text = self._raw[kind].get(key)
@@ -180,7 +224,9 @@ class State:
             return None
         try:
             return json.loads(text, object_hook=_decode_tags)
-        except ValueError:
+        except ValueError:  # a line cut short or garbled: that entry is lost, and said so
+            self._raw[kind].pop(key, None)
+            self._bad_line(self._lines.get((kind, key), 0))
             return None
 
     def _keep(self, kind: str, key: str, value: object = None, *, raw: bool = False) -> None:
@@ -214,32 +260,6 @@ class State:
         text = render()
         self._keep("f", key, text)
         return text
-
-    def unchanged(self, dest: Path, key: str) -> bool:
-        """True when `dest` was made from `key` last time and has not been touched since
-        (same size and modification time, as make and git judge it)."""
-        rel = self._rel(dest)
-        entry = self._get("o", rel)
-        if not isinstance(entry, list) or entry[0] != key:
-            return False
-        try:
-            st = dest.stat()
-        except OSError:
-            return False
-        if [st.st_size, st.st_mtime_ns] != entry[1:]:
-            return False
-        self._keep("o", rel, raw=True)
-        return True
-
-    def record(self, dest: Path, key: str) -> None:
-        st = dest.stat()
-        self._keep("o", self._rel(dest), [key, st.st_size, st.st_mtime_ns])
-
-    def _rel(self, dest: Path) -> str:
-        try:
-            return dest.relative_to(self.out_dir).as_posix()  # outputs are built from out_dir
-        except ValueError:
-            return Path(os.path.relpath(dest, self.out_dir)).as_posix()
 
     # -- cached results ------------------------------------------------------------------------
 
@@ -282,12 +302,16 @@ class State:
                      "changed_fields": changed, "previous_file": previous.get("file")}
             r.since_last = since
             self._keep("u", r.unit_code, {**current, "since_last": since})
-        for code in self._raw["u"]:  # units absent from this run keep their history
-            if code not in self._new["u"]:
+        for code in list(self._raw["u"]):  # units absent from this run keep their history
+            if code not in self._new["u"] and self._get("u", code) is not None:
                 self._keep("u", code, raw=True)
 
-    def save(self) -> None:
+    def save(self, writer=None) -> None:
+        """Write the state (through the output folder's `writer` when given)."""
         lines = [HEADER]
-        for kind in ("c", "u", "o", "f"):
+        for kind in KINDS:
             lines.extend(f"{kind}\t{key}\t{text}" for key, text in sorted(self._new[kind].items()))
-        write_text(self.path, "\n".join(lines))
+        if writer is not None:
+            writer.write_text(STATE_FILE.as_posix(), "\n".join(lines), journal=False)
+        else:
+            write_text(self.path, "\n".join(lines))
