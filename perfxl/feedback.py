@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from perfxl import atomic
 from perfxl.findings import CATALOGUE, SEVERITY_ORDER, Finding, Severity
 from perfxl.model import BASIC_SHEET, SCORE_SHEET, BatchResult, FileResult
 from perfxl.ooxml import parse_a1
 from perfxl.ooxml_comments import AUTHOR, display_width, line_count
 from perfxl.ooxml_package import Unsupported
 from perfxl.ooxml_patch import LINK_COL, REPLY_COL, SEVERITY_COL, WIDTHS, Mark, Patcher
+from perfxl.outfolder import OutputFolder, Writer
 from perfxl.rubric import Rubric
 from perfxl.values import format_number
 
@@ -357,54 +357,61 @@ def feedback_bytes(result: FileResult, batch: BatchResult, data: bytes | None) -
         return rebuilt_copy(review, marks, result, None)
 
 
-def _write(result: FileResult, batch: BatchResult, src: Path, dest: Path) -> None:
+def _write(result: FileResult, batch: BatchResult, src: Path, writer: Writer, rel: str) -> str | None:
+    """Write one unit's feedback copy; returns perfxl's own failure while copying, if any."""
     try:
         data: bytes | None = src.read_bytes()
     except OSError:
         data = None
-    atomic.write_bytes(dest, feedback_bytes(result, batch, data))
+    made = feedback_bytes(result, batch, data)
+    content, failure = made if isinstance(made, tuple) else (made, None)
+    writer.write_bytes(rel, content)
+    return failure
 
 
-_CONTEXT: BatchResult | None = None
+_CONTEXT: tuple[BatchResult, Writer] | None = None
 
 
-def _init_worker(context: BatchResult) -> None:
+def _init_worker(context: BatchResult, writer: Writer) -> None:
     global _CONTEXT
-    _CONTEXT = context
+    _CONTEXT = (context, writer)
 
 
-def _work(task: tuple[FileResult, Path, Path]) -> None:
+def _work(task: tuple[FileResult, Path, str]) -> str | None:
     assert _CONTEXT is not None
-    _write(task[0], _CONTEXT, task[1], task[2])
+    return _write(task[0], _CONTEXT[0], task[1], _CONTEXT[1], task[2])
 
 
-def write_feedback(batch: BatchResult, input_dir: Path, out_dir: Path, jobs: int = 1, memo=None) -> list[Path]:
+def write_feedback(batch: BatchResult, input_dir: Path, out: Path | OutputFolder, jobs: int = 1,
+                   memo=None) -> list[Path]:
     """Write feedback/<code>_<name>.xlsx for every unit that has errors or warnings; returns the paths.
 
     Names follow reports/ (same stem, same de-duplication over all scored files), so a unit's
     report and feedback pair up. With `jobs` > 1 and at least MIN_PER_PROCESS files per process,
-    the files are written by a pool of `jobs` processes (same bytes; see feedback_bench.py (d))."""
+    the files are written by a pool of `jobs` processes (same bytes; see feedback_bench.py (d)).
+    A copy that perfxl itself failed to make as it should is still written (as a values copy)
+    and reported as a batch-level internal-error."""
     from perfxl.report import output_stems
 
-    folder = Path(out_dir) / "feedback"
-    tasks: list[tuple[FileResult, Path, Path]] = []
-    keys: dict[Path, str] = {}
+    folder = OutputFolder.of(out)
+    feedback = folder.path("feedback")
+    writer = folder.writer()
+    tasks: list[tuple[FileResult, Path, str]] = []
     paths: list[Path] = []
     for result, unique in output_stems(batch):
         if not needs_feedback(result):
             continue
-        dest = folder / f"{unique}.xlsx"
-        if dest.resolve().parent != folder.resolve():
-            raise ValueError(f"feedback name {unique!r} escapes {folder}")
+        rel = f"feedback/{unique}.xlsx"
+        dest = folder.path(rel)
+        if dest.resolve().parent != feedback.resolve():
+            raise ValueError(f"feedback name {unique!r} escapes {feedback}")
         paths.append(dest)
-        if memo is not None:  # the result carries the input's sha256: an unchanged copy is kept
-            keys[dest] = memo.output_key(result, batch, "feedback")
-            if memo.unchanged(dest, keys[dest]):
-                continue
-        tasks.append((result, Path(input_dir, *result.file.split("/")), dest))
+        # the result carries the input's sha256: an unchanged copy is kept
+        key = memo.output_key(result, batch, "feedback") if memo is not None else ""
+        if not folder.fresh(rel, key):
+            tasks.append((result, Path(input_dir, *result.file.split("/")), folder.target(rel, key)))
     if not tasks:
         return paths
-    folder.mkdir(parents=True, exist_ok=True)
     workers = min(jobs, len(tasks) // MIN_PER_PROCESS)
     if workers > 1:
         import multiprocessing as mp
@@ -412,12 +419,15 @@ def write_feedback(batch: BatchResult, input_dir: Path, out_dir: Path, jobs: int
 
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         context = BatchResult(batch.rubric, batch.year, batch.deadline)  # what a file's feedback needs
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(context,)) as pool:
-            list(pool.map(_work, tasks, chunksize=max(1, len(tasks) // (workers * 4))))
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(context, writer)) as pool:
+            failures = list(pool.map(_work, tasks, chunksize=max(1, len(tasks) // (workers * 4))))
     else:
-        for result, src, dest in tasks:
-            _write(result, batch, src, dest)
-    if memo is not None:
-        for _, _, dest in tasks:
-            memo.record(dest, keys[dest])
+        failures = [_write(result, batch, src, writer, rel) for result, src, rel in tasks]
+    folder.collect()
+    for (result, _, rel), failure in zip(tasks, failures, strict=True):
+        if failure:
+            batch.findings.append(Finding(
+                "internal-error", f"perfxl 生成 {result.file} 的反馈件时发生内部错误（{failure}），已改为数值副本 {rel}；"
+                "这不是单位文件的问题，请把该文件和这条信息反馈给 perfxl 维护人员", file=result.file,
+                unit_code=result.unit_code))
     return paths

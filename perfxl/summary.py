@@ -15,9 +15,9 @@ from pathlib import Path
 
 import xlsxwriter
 
-from perfxl.atomic import atomic_path
 from perfxl.findings import CATALOGUE, Finding
 from perfxl.model import BatchResult, FileResult
+from perfxl.outfolder import Writer
 from perfxl.state import since_last_text
 
 SHEETS = ("汇总", "指标得分", "问题清单", "未报送", "统计")
@@ -261,10 +261,12 @@ def _formats(wb: xlsxwriter.Workbook) -> dict[str, object]:
     return {name: wb.add_format(spec) for name, spec in specs.items()}
 
 
-def write_summary(batch: BatchResult, out_dir: Path) -> Path:
-    """Write `out_dir/summary.xlsx` atomically and return its path."""
-    dest = Path(out_dir) / "summary.xlsx"
-    with atomic_path(dest) as tmp:
+def write_summary(batch: BatchResult, out: Path | Writer) -> Path:
+    """Write summary.xlsx into `out` (a folder, or the output folder's Writer) atomically and
+    return its path."""
+    writer = out if isinstance(out, Writer) else Writer(Path(out), managed=False)
+    dest = writer.root / "summary.xlsx"
+    with writer.path("summary.xlsx") as tmp:
         wb = xlsxwriter.Workbook(str(tmp), OPTIONS)
         # pinned so that the same batch gives the same bytes (spec §6)
         wb.set_properties({"title": f"{batch.year}年度部门整体支出绩效自评汇总", "author": "perfxl",
