@@ -861,8 +861,9 @@ SAMPLES: tuple[Sample, ...] = (
            from_template(science_bureau), "error", ("missing-value", "type-error", "value-out-of-range"),
            ("100", "优秀", None, None)),
     Sample("440800012_湛江市住房和城乡建设局本级.xlsx",
-           "所有金额按“元”填报（收支本身平衡，比率照算）：本年收入合计 43,620,500 万元，疑似单位错误",
-           from_template(housing_bureau), "reviewed", ("magnitude-suspect",), ("99.5", "优秀", "99.5", "优秀")),
+           "所有金额按“元”填报（收支本身平衡，比率照算）：本年收入合计 43,620,500 万元，疑似单位错误，"
+           "退回更正，其金额不计入汇总表的合计",
+           from_template(housing_bureau), "error", ("magnitude-suspect",), ("99.5", "优秀", "99.5", "优秀")),
     Sample("440800013_湛江市审计局本级.xlsx", "用上一年度（2019）的模板填报：_meta 的指标体系不同，不予读取",
            from_template(audit_bureau, old_template), "unreadable", ("template-mismatch",)),
     Sample("440800014_湛江市民政局本级.xlsx", "报来的是部门决算“收入支出决算总表”，不是自评模板",

@@ -18,6 +18,9 @@ from perfxl.values import format_number, round_half_up
 
 TOLERANCE = Decimal("0.01")
 MAGNITUDE_LIMIT = Decimal(1_000_000)
+#: what a unit whose figures look like 元 must do; until then its money stays out of the 合计
+YUAN_ADVICE = ("请将基础数据表中的所有金额换算为万元（元数 ÷ 10000）后重新报送；如金额确实无误，"
+               "请向财政部门说明。在更正或确认之前，本单位的金额不计入汇总表的合计")
 
 
 @dataclass(frozen=True)
@@ -153,7 +156,7 @@ def check_year_and_dates(ctx: Context) -> Iterator[Finding]:
     income = _fv(ctx, "income_total")
     if _usable(income) and income.value > MAGNITUDE_LIMIT:  # type: ignore[operator]
         yield _finding("magnitude-suspect", f"{income.sheet} {income.cell}「本年收入合计」{money(income.value)} 万元"  # type: ignore[arg-type]
-                       "超过 100 亿元，疑似以元为单位填报，请换算为万元", income)
+                       f"超过 100 亿元，疑似以元为单位填报。{YUAN_ADVICE}", income)
 
 
 def check_meta_code(ctx: Context) -> Iterator[Finding]:

@@ -53,7 +53,7 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "full-marks-despite-problems": (W, "自述存在问题但全部满分"),
     "unbudgeted-spending": (W, "无预算而有支出"),
     "late-submission": (W, "逾期报送"),
-    "magnitude-suspect": (W, "疑似金额单位错误"),
+    "magnitude-suspect": (E, "疑似金额单位错误"),
     "duplicate-submission": (W, "同一单位重复报送"),
     "unknown-unit": (W, "单位不在名单内"),
     "not-submitted": (W, "单位未报送"),

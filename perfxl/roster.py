@@ -16,8 +16,8 @@ What a roster does to a batch (`apply_roster`):
   that no file names — a file that names the unit but could not be scored (wrong template,
   superseded duplicate) counts as submitted, since that file is listed with its own status;
 - `unknown-unit` on every scored file whose unit code is not in the roster;
-- per bureau figure, on the file's cell: `magnitude-suspect` when the unit's amount is 10,000×
-  the bureau's (±1%: 元 typed for 万元), else `ledger-mismatch` when they differ by more than
+- per bureau figure, on the file's cell: `magnitude-suspect` (an error) when the unit's amount
+  is 10,000× the bureau's (±1%: 元 typed for 万元), else `ledger-mismatch` when they differ by more than
   0.01 — also when the unit left the cell blank while the bureau has a figure. A cell that
   already carries an error (type-error, missing-value, …) is not compared again.
 
@@ -36,7 +36,7 @@ from pathlib import Path
 from xlsxwriter.utility import xl_col_to_name
 
 from perfxl import values
-from perfxl.checks import money
+from perfxl.checks import YUAN_ADVICE, money
 from perfxl.fields import Field, fields
 from perfxl.findings import SEVERITY_ORDER, Finding
 from perfxl.model import BASIC_SHEET, BatchResult, FileResult
@@ -326,10 +326,9 @@ def ledger_findings(result: FileResult, unit: RosterUnit) -> list[Finding]:
         mine = Decimal(theirs)  # type: ignore[arg-type]
         ref = Decimal(bureau)
         if f.type == "money" and ref > 0 and MAGNITUDE_LOW <= mine / ref <= MAGNITUDE_HIGH:
-            if any(x.code == "magnitude-suspect" and x.cell == (cells[0] if cells else None) for x in result.findings):
-                continue
+            # an error (spec §5): the unit confirms or corrects, and its money stays out of the 合计
             out.append(Finding("magnitude-suspect", f"{where}本单位填报 {_show(f, theirs)}，约为财政部门掌握的数据 "  # type: ignore[arg-type]
-                               f"{_show(f, bureau)}的 1 万倍，疑似以元为单位填报，请换算为万元",
+                               f"{_show(f, bureau)}的 1 万倍，疑似以元为单位填报。{YUAN_ADVICE}",
                                sheet, cells, details=details))
             continue
         diff = abs(mine - ref)

@@ -154,6 +154,7 @@ def test_unused_adjustments_warn_once():
 ])
 def test_bad_adjustments_stop_run_with_exit_2(tmp_path, make_return, monkeypatch, rows, reason):
     import perfxl.intake
+    import perfxl.outputs  # imported before the patch, so that it cannot keep `boom`
     import perfxl.pipeline
 
     def boom(*a, **k):

@@ -34,7 +34,7 @@ SPEC_SEVERITY = {
     "score-out-of-range": "error", "total-mismatch": "error", "grade-mismatch": "error",
     "unit-code-changed": "error", "score-differs": "warning", "deduction-unexplained": "warning",
     "full-marks-unexplained": "warning", "full-marks-despite-problems": "warning",
-    "unbudgeted-spending": "warning", "late-submission": "warning", "magnitude-suspect": "warning",
+    "unbudgeted-spending": "warning", "late-submission": "warning", "magnitude-suspect": "error",
     "duplicate-submission": "warning", "unknown-unit": "warning", "not-submitted": "warning",
     "ledger-mismatch": "warning", "not-applicable": "info", "score-not-applicable": "info",
     "percent-assumed": "info", "date-from-serial": "info", "name-label-conflict": "info",
@@ -219,7 +219,12 @@ def test_late_submission(make_return, evaluate, cell_of):
 def test_magnitude_suspect(make_return, evaluate, cell_of):
     # 2999.76 万元 typed in 元: 29,997,600 > 1,000,000 万元
     res = evaluate(make_return(income_total=D("29997600")))
-    at(one(res, "magnitude-suspect"), *cell_of("income_total"))
+    f = one(res, "magnitude-suspect")
+    at(f, *cell_of("income_total"))
+    # an error since v3: the file is returned, and the message says what to do about it
+    assert f.severity is Severity.ERROR and res.status == "error"
+    assert "29997600.00 万元" in f.message and "疑似以元为单位填报" in f.message
+    assert "换算为万元（元数 ÷ 10000）后重新报送" in f.message and "不计入汇总表的合计" in f.message
     # exactly 1,000,000 is not above the limit
     res = evaluate(make_return(income_total=D("1000000")))
     assert "magnitude-suspect" not in codes(res)

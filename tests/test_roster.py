@@ -106,6 +106,7 @@ def test_bad_roster_raises_with_file_row_and_column(tmp_path, header, rows, expe
 
 def test_bad_roster_stops_cli_with_exit_2_before_reading_files(tmp_path, make_return, monkeypatch):
     import perfxl.intake
+    import perfxl.outputs  # imported before the patch, so that it cannot keep `boom`
     import perfxl.pipeline
 
     def boom(*a, **k):
@@ -208,7 +209,8 @@ def test_magnitude_suspect_when_unit_typed_yuan(tmp_path, make_return):
     cell = res.cells["budget_initial"][1]
     on_cell = [f for f in res.findings if f.cell == cell and f.code in ROSTER_CODES]
     assert [f.code for f in on_cell] == ["magnitude-suspect"]
-    assert "疑似以元为单位填报" in on_cell[0].message
+    assert "疑似以元为单位填报" in on_cell[0].message and "后重新报送" in on_cell[0].message
+    assert res.status == "error"  # an error since v3: the unit confirms or corrects
     assert "29997600.00 万元" in on_cell[0].message and "2999.76 万元" in on_cell[0].message
 
 
