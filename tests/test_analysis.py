@@ -301,3 +301,13 @@ def test_perfxl_help_does_not_import_pandas():
             "try:\n    main()\nexcept SystemExit:\n    pass\nprint('pandas' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "perfxl" in done.stdout and done.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_readme_example_prints_what_the_readme_says(out, monkeypatch, capsys):
+    """The README's example, run on the samples, prints its transcript (alignment aside)."""
+    section = (ROOT / "README.md").read_text("utf-8").split("## 用 pandas 分析结果", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    printed = section.split("```text\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(out.parent)  # the example reads the folder "output"
+    exec(compile(code, "README.md", "exec"), {})
+    assert [line.split() for line in capsys.readouterr().out.splitlines()] == [line.split() for line in printed.splitlines()]
