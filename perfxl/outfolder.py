@@ -424,10 +424,14 @@ class _FolderLock:
             except OSError:
                 return False
             return True
+        # a POSIX record lock belongs to this process alone: forked workers do not inherit it, so
+        # a killed run's folder is free as soon as the run itself is gone
         try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
+            fcntl.lockf(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EACCES, errno.EAGAIN):
+                return False
+            raise
         return True
 
     def release(self) -> None:
@@ -440,5 +444,5 @@ class _FolderLock:
                 self.fh.seek(self.REGION)
                 msvcrt.locking(self.fh.fileno(), msvcrt.LK_UNLCK, 1)
             else:
-                fcntl.flock(self.fh.fileno(), fcntl.LOCK_UN)
+                fcntl.lockf(self.fh.fileno(), fcntl.LOCK_UN)
         self.fh.close()
