@@ -16,7 +16,7 @@ from pathlib import Path
 import xlsxwriter
 
 from perfxl.findings import CATALOGUE, Finding
-from perfxl.model import BatchResult, FileResult
+from perfxl.model import STATUS_LABELS, BatchResult, FileResult
 from perfxl.outfolder import Writer
 from perfxl.state import since_last_text
 
@@ -28,7 +28,10 @@ SUMMARY_HEADERS = (
 )
 EXTRA_HEADERS = ("是否退回", "主要问题", "与上次报送相比")
 MONEY_KEYS = ("income_total", "carryover_begin", "expense_total", "carryover_end")
-TOTAL_LABEL = "合计（不含重复、无法读取、已忽略）"
+#: the 合计 row sums `reviewed` rows only (spec §8 v3): a returned unit's figures may be wrong
+#: (typed in 元, unbalanced), and one such unit would misstate the bureau's total
+TOTAL_LABEL = "合计（已审核单位）"
+LEFT_OUT_LABEL = "未计入合计的文件"
 FINDING_HEADERS = (
     "单位编码", "单位名称", "文件", "严重程度", "规则", "工作表", "单元格", "说明", "涉及单元格",
 )
@@ -119,6 +122,11 @@ def _score(value: Decimal | None) -> object:
     return DASH if value is None else value
 
 
+def in_total(r: FileResult) -> bool:
+    """Whether a file's money counts in the 汇总 合计 row: reviewed files only."""
+    return r.status == "reviewed"
+
+
 def _summary_row(r: FileResult) -> list[object]:
     has_fields = r.status in ("reviewed", "error", "duplicate")
     money = [r.fields.get(k) if has_fields else None for k in MONEY_KEYS]
@@ -145,7 +153,7 @@ def _write_summary_sheet(sh: _Sheet, batch: BatchResult) -> None:
         row = _summary_row(r)
         for col, value in enumerate(row):
             sh.put(n, col, value, formats.get(col))
-        if r.scored:
+        if in_total(r):
             sums = [s + (v or 0) for s, v in zip(sums, row[5:9], strict=True)]
     last = len(batch.files) + 1
     sh.ws.merge_range(last, 0, last, 4, TOTAL_LABEL, sh.fmt["total_label"])
@@ -221,12 +229,18 @@ def _write_stats_sheet(sh: _Sheet, wb: xlsxwriter.Workbook, batch: BatchResult) 
         sh.put(n, 0, label)
         sh.put(n, 1, count)
     row = len(grades) + 2
-    sh.header(row, ("状态", "文件数"))
+    sh.header(row, ("状态", "文件数", "计入汇总合计"))
     labels = [r.status_label for r in batch.files]
     for n, label in enumerate(STATUS_ORDER, start=row + 1):
         sh.put(n, 0, label)
         sh.put(n, 1, labels.count(label))
-    row += len(STATUS_ORDER) + 2
+        sh.put(n, 2, "是" if label == STATUS_LABELS["reviewed"] else "否")
+    row += len(STATUS_ORDER) + 1
+    left_out = [r.status_label for r in batch.files if not in_total(r)]
+    sh.put(row, 0, LEFT_OUT_LABEL, "total_label")
+    sh.put(row, 1, len(left_out), "total_label")
+    sh.put(row, 2, "、".join(f"{label} {left_out.count(label)}" for label in STATUS_ORDER if label in left_out) or None)
+    row += 2
     sh.header(row, ("规则", "严重程度", "问题", "次数", "涉及文件数"))
     findings = batch.all_findings
     for code, (severity, title) in CATALOGUE.items():

@@ -13,6 +13,7 @@ import openpyxl
 import pytest
 from conftest import RUBRIC, good_values
 
+from perfxl.fields import fields
 from perfxl.fill import fill_workbook
 from perfxl.findings import Finding
 from perfxl.model import FileResult, IndicatorResult
@@ -126,15 +127,17 @@ def test_summary_header_and_rows(wb, batch):
     assert "收支不平衡" in balance[17]
 
 
-def test_total_row_sums_reviewed_and_error_rows(wb):
+def test_total_row_sums_reviewed_rows_only(wb):
     ws = wb["汇总"]
     total = rows(ws)[-1]
-    assert total[0] == TOTAL_LABEL == "合计（不含重复、无法读取、已忽略）"
-    # T001, T002, T003, T004 by hand; the superseded copy and the unreadable file are out
-    income, begin, expense, end = 4 * 2999.76, 4 * 2.89, 4 * 2970.12, 3 * 32.53 + 42.53
+    assert total[0] == TOTAL_LABEL == "合计（已审核单位）"
+    # T001 and T003 by hand; the files with errors (T002, T004), the superseded copy and the
+    # unreadable file are out (spec §8 v3)
+    income, begin, expense, end = 2 * 2999.76, 2 * 2.89, 2 * 2970.12, 2 * 32.53
     assert total[5:9] == pytest.approx((income, begin, expense, end), abs=1e-9)
-    assert total[5] == pytest.approx(11999.04) and total[8] == pytest.approx(140.12)
-    assert total[9] == pytest.approx(11880.48 / (11.56 + 11999.04), abs=1e-12)
+    assert total[5] == pytest.approx(5999.52) and total[8] == pytest.approx(65.06)
+    # Σ支出 / (Σ年初结转和结余 + Σ本年收入合计) of those rows, not a mean of the rows' rates
+    assert total[9] == pytest.approx(5940.24 / (5.78 + 5999.52), abs=1e-12)
     last = ws.max_row
     assert ws.cell(last, 6).number_format == "#,##0.00"
     assert ws.cell(last, 10).number_format == "0.00%"
@@ -224,9 +227,13 @@ def test_statistics_sheet_and_chart(wb, batch, summary):
     assert table[0][:2] == ("核定等级", "单位数")
     assert grades == {"优秀": 3, "良好": 0, "中": 0, "差": 0, "未定级": 1}
     start = [r[0] for r in table].index("状态")
-    statuses = {r[0]: r[1] for r in table[start + 1:start + 7]}
+    assert table[start][:3] == ("状态", "文件数", "计入汇总合计")
+    statuses = {r[0]: r[1:3] for r in table[start + 1:start + 7]}
     assert statuses == {
-        "已审核": 2, "有错误": 2, "无法读取": 1, "模板不符": 0, "重复已忽略": 1, "已忽略": 1}
+        "已审核": (2, "是"), "有错误": (2, "否"), "无法读取": (1, "否"), "模板不符": (0, "否"),
+        "重复已忽略": (1, "否"), "已忽略": (1, "否")}
+    # the rows the 汇总 合计 leaves out, counted and broken down by status
+    assert table[start + 7][:3] == ("未计入合计的文件", 5, "有错误 2、无法读取 1、重复已忽略 1、已忽略 1")
     start = [r[0] for r in table].index("规则")
     by_code = {r[0]: r[1:5] for r in table[start + 1:] if r[0]}
     assert by_code["duplicate-submission"] == ("警告", "同一单位重复报送", 2, 2)
@@ -273,7 +280,46 @@ def test_control_characters_and_long_text_in_cells(tmp_path):
     assert table[1][1] == "坏名字" and table[1][3] == "x/noisy.xlsx"
     assert table[1][9] == 0.5
     assert table[2][9] is None  # 0 / 0: not computable, left blank
-    assert table[-1][5:10] == (10, 0, 5, 5, 0.5)
+    # only the reviewed row is in the 合计: 0 / 0 leaves its rate blank
+    assert table[-1][5:10] == (0, 0, 0, 0, None)
     message = rows(book["问题清单"])[1][7]
     assert len(message) == MAX_TEXT and message.endswith("已截断）")
     assert rows(book["指标得分"])[1][2:4] == (4.73, 4.73)
+
+
+
+def test_a_unit_that_typed_yuan_does_not_inflate_the_total(make_return, evaluate, tmp_path):
+    """Issue 9, case 5: figures typed in 元 once went into the 合计 row as 万元."""
+    money = [k for k, f in fields().items() if f.type == "money"]
+    yuan = {k: v * 10_000 for k, v in good_values().items() if k in money and v is not None}
+    good = evaluate(make_return("good.xlsx"))
+    typed = evaluate(make_return("yuan.xlsx", unit_code="T009", unit_name="元局", **yuan))
+    assert good.status == "reviewed"
+    # balanced and every rate the same: only the magnitude gives it away, and it is an error now
+    assert typed.status == "error" and [f.code for f in typed.findings] == ["magnitude-suspect"]
+    book = openpyxl.load_workbook(write_summary(BatchResult(RUBRIC, 2020, dt.date(2021, 6, 20), [good, typed]),
+                                                tmp_path / "out"))
+    table = rows(book["汇总"])
+    assert [r[4] for r in table[1:-1]] == ["已审核", "有错误"]
+    assert table[2][5] == 29_997_600  # the row still shows what the unit typed
+    total = table[-1]
+    assert total[0] == "合计（已审核单位）"
+    assert total[5:9] == pytest.approx((2999.76, 2.89, 2970.12, 32.53), abs=1e-9)
+    assert total[9] == pytest.approx(2970.12 / (2.89 + 2999.76), abs=1e-12)
+    (left_out,) = [r for r in rows(book["统计"]) if r[0] == "未计入合计的文件"]
+    assert left_out[1:3] == (1, "有错误 1")
+
+
+def test_the_samples_total_leaves_out_the_unit_in_yuan(tmp_path):
+    """The issue's own numbers: the sample unit with 43,620,500 "万元" is returned, not summed."""
+    samples = Path(__file__).resolve().parent.parent / "examples" / "returns-2020"
+    batch = run_batch(samples, Options.for_rubric(RUBRIC), jobs=1)
+    table = rows(openpyxl.load_workbook(write_summary(batch, tmp_path))["汇总"])
+    (housing,) = [r for r in table if r[0] == "440800012"]
+    assert housing[4:6] == ("有错误", 43_620_500)
+    reviewed = [r for r in table[1:-1] if r[4] == "已审核"]
+    assert len(reviewed) == 6
+    total = table[-1]
+    assert total[5] == pytest.approx(sum(r[5] for r in reviewed)) == pytest.approx(22_920.91)
+    assert total[5:9] == pytest.approx([sum(r[c] for r in reviewed) for c in range(5, 9)])
+    assert total[9] == pytest.approx(total[7] / (total[6] + total[5]), abs=1e-12)
