@@ -23,7 +23,7 @@ STATUS_LABELS = {
     "ignored": "已忽略",
 }
 MISMATCH_CODES = frozenset({"not-a-template", "template-mismatch"})
-UNREADABLE_CODES = frozenset({"file-unreadable", "file-encrypted", "file-unsafe"}) | MISMATCH_CODES
+UNREADABLE_CODES = frozenset({"file-unreadable", "file-encrypted", "file-unsafe", "internal-error"}) | MISMATCH_CODES
 
 
 @dataclass

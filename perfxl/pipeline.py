@@ -9,9 +9,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from perfxl.badfile import describe, file_problem, is_panic
 from perfxl.checks import Context, run_checks, template_findings
 from perfxl.findings import SEVERITY_ORDER, Finding
-from perfxl.intake import Candidate, Limits, Unreadable, discover, sniff
+from perfxl.intake import Candidate, Limits, discover, sniff
 from perfxl.model import UNREADABLE_CODES, BatchResult, FileResult, Submission
 from perfxl.rubric import Rubric
 from perfxl.scoring import Adjustment, score
@@ -103,26 +104,37 @@ def evaluate(sub: Submission, options: Options, rel: str) -> FileResult:
     return result
 
 
+def internal_error(rel: str, exc: BaseException) -> FileResult:
+    """perfxl failed on this file (spec §5): one `internal-error`, status unreadable, no feedback
+    to the unit. No sha256, so the state never caches it: a fixed perfxl reads the file again."""
+    message = (f"perfxl 处理此文件时发生内部错误（{describe(exc)}），这不是文件本身的问题；"
+               "文件无须退回单位，请把此文件和这条信息反馈给 perfxl 维护人员")
+    return _unreadable(rel, "internal-error", message)
+
+
 def process_bytes(data: bytes, rel: str, options: Options) -> FileResult:
-    """One file's bytes -> FileResult. Every failure of a reader becomes a finding."""
+    """One file's bytes -> FileResult. A reader's failure on bad bytes becomes a file finding,
+    any other failure an `internal-error`; only MemoryError escapes (the worker's safety limit)."""
     digest = hashlib.sha256(data).hexdigest()
     try:
         parts: dict[str, bytes] = {}
         fmt = sniff(data, options.limits, parts)
-    except Unreadable as exc:
-        return _unreadable(rel, exc.code, exc.message, sha256=digest)
-    try:
         sub, modified = read_submission(data, fmt, options.rubric, rel, options.limits.rows, parts)
-    except Exception as exc:  # calamine, zipfile and XML errors come in many types
-        name = type(exc).__name__
-        if "Password" in name:
-            return _unreadable(rel, "file-encrypted", "文件设置了密码，无法读取；请取消密码后重新报送", sha256=digest)
-        if "Entities" in name or "DTD" in name:
-            return _unreadable(rel, "file-unsafe", "文件中含有不安全的 XML 实体声明，已拒绝读取；"
-                               "请用 Excel/WPS 打开后另存为 .xlsx 再报送", sha256=digest)
-        return _unreadable(rel, "file-unreadable", "文件已损坏，无法读取其中的表格（"
-                           f"{name}）；请用 Excel/WPS 打开后另存为 .xlsx 再报送", sha256=digest)
-    result = evaluate(sub, options, rel)
+    except MemoryError:
+        raise
+    except BaseException as exc:  # BaseException: python-calamine's Rust panics are not Exceptions
+        problem = file_problem(exc)
+        if problem is not None:
+            return _unreadable(rel, *problem, sha256=digest)
+        if not isinstance(exc, Exception) and not is_panic(exc):
+            raise  # KeyboardInterrupt, SystemExit
+        return internal_error(rel, exc)
+    try:
+        result = evaluate(sub, options, rel)
+    except MemoryError:
+        raise
+    except Exception as exc:  # scoring and checks only see values already read: any failure is ours
+        return internal_error(rel, exc)
     result.sha256, result.modified, result.format = digest, modified, fmt
     return result
 
