@@ -38,12 +38,55 @@ class Limits:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One file found in the input folder."""
+    """One entry found in the input folder: a file, or a folder or link that is listed, not read.
+
+    `rel` is always valid UTF-8 (undecodable bytes of a name shown as U+FFFD), so it can be
+    printed and written anywhere; `path` still opens the file; `key` tells apart names that
+    differ only in such bytes (see `name_key`)."""
 
     path: Path
-    rel: str  # POSIX path relative to the input folder
+    rel: str  # POSIX path relative to the input folder, for people
     ignore: str | None = None  # why it is not a submission (None: process it)
     companion: bool = False  # a non-spreadsheet file (not-a-spreadsheet)
+    key: str = ""  # identity of the name (cache keys); derived from `rel` as given when empty
+
+    def __post_init__(self) -> None:
+        # frozen: set the derived fields once, here, so that every constructor gets them
+        if not self.key:
+            object.__setattr__(self, "key", name_key(self.rel))
+        object.__setattr__(self, "rel", shown_name(self.rel))
+
+
+def _name_bytes(name: str) -> bytes:
+    """A name's bytes as the file system has them (undecodable bytes come back as surrogates)."""
+    try:
+        return os.fsencode(name)
+    except UnicodeEncodeError:  # a lone surrogate that is not an escaped byte (Windows names)
+        return name.encode("utf-8", "surrogatepass")
+
+
+def shown_name(name: str) -> str:
+    """A name as people see it: valid UTF-8, undecodable bytes as U+FFFD (a GBK name from a
+    Windows zip unpacked on Linux stays visible, if unreadable, instead of stopping the run)."""
+    return _name_bytes(name).decode("utf-8", "replace")
+
+
+def name_key(name: str) -> str:
+    """A name's identity, exact to the byte: the name itself when it is valid UTF-8, else NUL
+    (which no file name contains) and the hex of its bytes, so two names shown alike differ."""
+    raw = _name_bytes(name)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "\0" + raw.hex()
+
+
+def source_path(folder: Path, key: str) -> Path:
+    """The path below `folder` of the entry whose `Candidate.key` is `key` (name_key reversed),
+    for code that holds only a result and must open its file again (FileResult.file is `rel`,
+    which no longer opens a name that was not valid UTF-8)."""
+    rel = os.fsdecode(bytes.fromhex(key[1:])) if key.startswith("\0") else key
+    return Path(folder, *rel.split("/"))
 
 
 def _ignore_reason(name: str) -> tuple[str | None, bool]:
@@ -66,20 +109,100 @@ def _ignore_reason(name: str) -> tuple[str | None, bool]:
     return None, False
 
 
+LINK_OUTSIDE = "链接指向输入文件夹以外的位置，出于安全考虑不读取"
+LINK_BROKEN = "链接指向的位置不存在或无法解析"
+LINK_LOOP = "链接指向它所在的上级文件夹，跟随会无限循环"
+LINK_AGAIN = "链接指向的文件夹已经通过另一个链接读取，不再重复读取"
+IN_HIDDEN_FOLDER = "隐藏文件夹中的文件"
+
+
+def _folder_unreadable(rel: str, exc: OSError) -> str:
+    why = "没有访问权限" if isinstance(exc, PermissionError) else (exc.strerror or type(exc).__name__)
+    return (f"文件夹“{shown_name(rel)}”无法打开（{why}），其中的文件都未能读取"
+            "（请检查该文件夹的访问权限后重新运行）")
+
+
+def _inside(path: str, top: str) -> bool:
+    return path == top or path.startswith(top.rstrip(os.sep) + os.sep)
+
+
+def _is_link(entry: os.DirEntry) -> bool:
+    # a Windows junction is a link too (os.DirEntry.is_junction: Python 3.12+)
+    return entry.is_symlink() or getattr(entry, "is_junction", lambda: False)()
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _link_reason(real: str, top: str, chain: tuple[str, ...], linked: set[str]) -> str | None:
+    """Why a link is not followed, or None. A link may point anywhere: only what lies inside the
+    input folder is read (spec §11), never the same folder twice through links, never in a loop."""
+    if not _inside(real, top):
+        return LINK_OUTSIDE
+    if not os.path.exists(real):
+        return LINK_BROKEN
+    if os.path.isdir(real):
+        if real in chain:
+            return LINK_LOOP
+        if real in linked:
+            return LINK_AGAIN
+    return None
+
+
+def _entries(path: str) -> list[os.DirEntry]:
+    with os.scandir(path) as it:
+        return sorted(it, key=lambda e: e.name)
+
+
 def discover(folder: Path) -> list[Candidate]:
-    """Every file below `folder`, recursively, sorted by relative path (code-point order)."""
+    """Every entry below `folder`, recursively, sorted by relative path (code-point order).
+
+    Nothing is silent (spec §11): a link is followed only while it stays inside the folder, else
+    listed as ignored with the reason, as are a link loop, a broken link and a subfolder that
+    cannot be opened. The folder itself not opening raises OSError: then no run can start."""
+    top = os.path.realpath(folder)
     out: list[Candidate] = []
-    for root, dirs, files in os.walk(folder):
-        dirs.sort()
-        hidden = any(part.startswith(".") for part in Path(root).relative_to(folder).parts)
-        for name in files:
-            path = Path(root) / name
-            rel = path.relative_to(folder).as_posix()
+    linked: set[str] = set()  # real folders already entered through a link
+    # folders still to list: (path, rel, real paths of it and the folders above it, hidden)
+    stack: list[tuple[str, str, tuple[str, ...], bool]] = [(os.fspath(folder), "", (top,), False)]
+    while stack:
+        path, rel, chain, hidden = stack.pop()
+        try:
+            entries = _entries(path)
+        except OSError as exc:
+            if not rel:
+                raise
+            out.append(Candidate(Path(path), rel, _folder_unreadable(rel, exc)))
+            continue
+        folders = []
+        for entry in entries:
+            name = entry.name
+            child = f"{rel}/{name}" if rel else name
+            if _is_link(entry):
+                real = os.path.realpath(entry.path)
+                reason = _link_reason(real, top, chain, linked)
+                if reason is not None:
+                    out.append(Candidate(Path(entry.path), child, reason))
+                    continue
+                is_dir = os.path.isdir(real)
+                if is_dir:
+                    linked.add(real)
+            else:
+                is_dir = _is_dir(entry)
+                real = os.path.join(chain[-1], name)
+            if is_dir:
+                folders.append((entry.path, child, (*chain, real), hidden or name.startswith(".")))
+                continue
             reason, companion = _ignore_reason(name)
             if hidden and reason is None:  # listed, so that nothing is silent, but never read
-                reason, companion = "隐藏文件夹中的文件", False
-            out.append(Candidate(path, rel, reason, companion))
-    return sorted(out, key=lambda c: c.rel)
+                reason, companion = IN_HIDDEN_FOLDER, False
+            out.append(Candidate(Path(entry.path), child, reason, companion))
+        stack.extend(reversed(folders))  # depth first, in name order
+    return sorted(out, key=lambda c: (c.rel, c.key))
 
 
 class Unreadable(Exception):

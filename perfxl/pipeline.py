@@ -238,7 +238,7 @@ def run_candidates(candidates: list[Candidate], options: Options, progress: Call
         if not cand.ignore and state is not None:
             digest = _file_hash(cand.path)
             if digest is not None:
-                cached = state.lookup(cache_key(digest, cand.rel, fingerprint))
+                cached = state.lookup(cache_key(digest, cand.key, fingerprint))
         if cand.ignore or cached is not None:
             batch.files.append(cached or ignored(cand))
             if progress:
@@ -247,9 +247,9 @@ def run_candidates(candidates: list[Candidate], options: Options, progress: Call
             todo.append(cand)
     if todo:
         with WorkerPool(jobs or default_jobs(), options) as pool:
-            for _, result in pool.run(todo, progress):
-                if state is not None and result.sha256:
-                    state.store(cache_key(result.sha256, result.file, fingerprint), result)
+            for index, result in pool.run(todo, progress):
+                if state is not None and result.sha256:  # keyed by the name's bytes, not as shown
+                    state.store(cache_key(result.sha256, todo[index].key, fingerprint), result)
                 batch.files.append(result)
     resolve_duplicates(batch.files)
     batch.files.sort(key=summary_order)
