@@ -6,7 +6,8 @@ replaces after reading the evidence. Columns headed 序号, 单位名称, 指标
 for the reader and ignored; fully blank rows are skipped. Any other problem stops the run
 (`AdjustmentError`, one Chinese line naming the file and row), before any file is read:
 
-- a missing column or an unknown one;
+- a missing column or an unknown one; a row with more or fewer fields than the header (a
+  comma in an unquoted 理由 shifts the columns), or a value in a column without a header;
 - a blank unit code; an indicator code the rubric does not have; an indicator that is computed
   (adjustments only replace the reviewed score of manual indicators — a computed score follows
   from the figures, which the unit corrects);
@@ -92,6 +93,23 @@ def _columns(table, header_no: int, header: list[object]) -> dict[str, int]:
     return cols
 
 
+def _check_width(table, n: int, row: list[object], header: list[object]) -> None:
+    """A row with more or fewer fields than the header stops the run: read as it is, its values
+    would land in the wrong columns (an unquoted comma in a 理由 turns it into the next column)."""
+    width = max((i + 1 for i, h in enumerate(header) if h is not None), default=0)
+    names = "、".join(values.show(h).strip() for h in header[:width] if h is not None)
+    used = max((i + 1 for i, v in enumerate(row) if v is not None), default=0)
+    if used > width:
+        raise AdjustmentError(f"{table.where(n)}有 {used} 列，应为 {width} 列：{names}；理由中有逗号时，"
+                              "请用英文双引号把理由括起来，或在 Excel 中编辑后另存为 CSV")
+    if table.path.suffix.lower() == ".csv" and len(row) < width:
+        raise AdjustmentError(f"{table.where(n)}只有 {len(row)} 列，应为 {width} 列：{names}；"
+                              "请补齐缺少的内容（空白的项也要保留逗号）")
+    for col, text in enumerate(header[:width]):
+        if text is None and col < len(row) and row[col] is not None:
+            raise AdjustmentError(f"{table.where(n, col)}：该列有内容，但表头没有列名；请填写列名或删除该列内容")
+
+
 def load_adjustments(path: Path | str, rubric: Rubric, roster: Roster | None = None
                      ) -> dict[str, dict[str, Adjustment]]:
     """Read and validate an adjustment file: unit code -> indicator code -> Adjustment."""
@@ -105,6 +123,7 @@ def load_adjustments(path: Path | str, rubric: Rubric, roster: Roster | None = N
     for n, row in table.rows:
         if n <= header_no or all(v is None for v in row):
             continue
+        _check_width(table, n, row, header)
 
         def cell(role: str, row=row) -> object:
             col = cols[role]

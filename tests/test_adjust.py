@@ -170,3 +170,48 @@ def test_bad_adjustments_stop_run_with_exit_2(tmp_path, make_return, monkeypatch
     assert reason in result.stderr
     assert result.stderr.startswith("错误：") and "提示：" in result.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("rows", "expected"), [
+    # an unquoted comma: read by position, this was score 4 and reason "5"
+    ("T001,B4,3,理由\nT001,A1,4,5,核查\n", "第 3 行有 5 列，应为 4 列：单位编码、指标编码、核定得分、理由；"),
+    ("T001,B4,3\n", "第 2 行只有 3 列，应为 4 列：单位编码、指标编码、核定得分、理由；请补齐缺少的内容"),
+    ("T001,B4,3,理由,,,\nT001,D2,8,理由,,多出来的\n", "第 3 行有 6 列，应为 4 列"),
+])
+def test_rows_with_the_wrong_number_of_fields_stop(tmp_path, rows, expected):
+    path = adjust_csv(tmp_path, rows)
+    with pytest.raises(AdjustmentError) as info:
+        load_adjustments(path, RUBRIC)
+    message = str(info.value)
+    assert message.startswith(f"{path}：")
+    assert expected in message
+
+
+def test_trailing_empty_fields_and_quoted_commas_are_fine(tmp_path):
+    # Excel pads every row of a CSV to the widest one; a quoted 理由 may hold commas
+    path = adjust_csv(tmp_path, 'T001,B4,3,"核查,已确认",,\nT001,D2,8,佐证不足,,\n',
+                      header="单位编码,指标编码,核定得分,理由,,\n")
+    assert load_adjustments(path, RUBRIC) == {
+        "T001": {"B4": Adjustment(Decimal("3"), "核查,已确认"), "D2": Adjustment(Decimal("8"), "佐证不足")}}
+
+
+def test_a_value_under_no_header_stops(tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["单位编码", None, "指标编码", "核定得分", "理由"])
+    ws.append(["T001", "多余", "B4", 3, "理由"])
+    path = tmp_path / "调整.xlsx"
+    wb.save(path)
+    with pytest.raises(AdjustmentError, match="第 2 行 B 列：该列有内容，但表头没有列名"):
+        load_adjustments(path, RUBRIC)
+
+
+def test_wrong_number_of_fields_stops_the_run_with_exit_2(tmp_path, make_return):
+    ret = make_return("in/T001.xlsx")
+    result = CliRunner().invoke(app, ["run", str(ret.parent), "-o", str(tmp_path / "out"),
+                                      "--adjust", str(adjust_csv(tmp_path, "T001,A1,4,5,核查\n"))])
+    assert result.exit_code == 2, result.output
+    assert "第 2 行有 5 列，应为 4 列" in result.stderr
+    assert not (tmp_path / "out").exists()
