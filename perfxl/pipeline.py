@@ -226,8 +226,10 @@ def run_candidates(candidates: list[Candidate], options: Options, progress: Call
 
     With a `state`, files whose content, path and options are unchanged since the last run
     come from its cache, and the fresh results are stored in it."""
-    from perfxl.worker import WorkerPool, default_jobs
+    from perfxl.worker import WorkerPool, default_jobs, warm_up
 
+    if any(not c.ignore for c in candidates):
+        warm_up()  # the worker processes' server imports perfxl while the files are hashed
     batch = BatchResult(options.rubric, options.year, options.deadline)
     todo: list[Candidate] = []
     fingerprint = options_fingerprint(options) if state is not None else ""

@@ -1,92 +1,264 @@
-"""Worker isolation: an abort, a hang or a memory blow-up costs one file, never the batch."""
+"""Worker processes: an abort, a hang or a memory blow-up costs one file, never the batch; one
+pool runs any function; every child dies with its parent, also after kill -9."""
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import textwrap
 import time
 from dataclasses import replace
 from pathlib import Path
 
+import psutil
 import pytest
 from conftest import RUBRIC
 
-import perfxl.pipeline as pipeline
-from perfxl.intake import Limits
-from perfxl.pipeline import Options, run_batch
+from perfxl import pipeline, worker
+from perfxl.intake import Limits, discover
+from perfxl.pipeline import Options
+from perfxl.worker import WorkerError, WorkerLost, WorkerPool, finish, in_background, parallel_map
 
-# The patched reader reaches the workers because they are forked (POSIX); on Windows they are
-# spawned and these two tests do not apply.
+# Workers are started by the forkserver (spawned on Windows), so a monkeypatch in this process
+# never reaches them: the readers below are module-level functions the pool is given.
+
+
+def _flaky(path: Path, rel: str, options):
+    if rel == "crash.xlsx":
+        os.abort()  # what python-calamine does on a far-corner cell
+    if rel == "hang.xlsx":
+        time.sleep(60)
+    if rel == "bug.xlsx":
+        raise KeyError("x")  # a bug of perfxl's, not of the file
+    return pipeline.process_file(path, rel, options)
+
+
+def _hungry(path: Path, rel: str, options):
+    if rel == "crash.xlsx":
+        blob = bytearray(3 * 2**30)  # beyond the 2 GiB cap
+        return blob  # pragma: no cover - never reached
+    return pipeline.process_file(path, rel, options)
+
+
+def _growing(path: Path, rel: str, options):
+    if rel == "crash.xlsx":
+        hoard = []
+        for _ in range(200):  # 50 MiB at a time, up to 10 GiB: the parent must stop it first
+            hoard.append(bytearray(50 * 2**20))
+            time.sleep(0.05)
+    return pipeline.process_file(path, rel, options)
 
 
 @pytest.fixture
 def folder(tmp_path: Path, make_return) -> Path:
     src = tmp_path / "in"
     src.mkdir()
-    for name, code in (("a-good.xlsx", "G1"), ("crash.xlsx", "C1"), ("hang.xlsx", "H1"), ("z-good.xlsx", "G2")):
+    for name, code in (("a-good.xlsx", "G1"), ("bug.xlsx", "B1"), ("crash.xlsx", "C1"), ("hang.xlsx", "H1"),
+                       ("z-good.xlsx", "G2")):
         make_return(f"in/{name}", unit_code=code)
     return src
 
 
-def test_abort_and_hang_cost_only_their_file(folder, monkeypatch):
-    real = pipeline.process_file
+def _read(folder: Path, options, read, jobs: int = 2, **kw) -> dict:
+    with WorkerPool(jobs, options, read=read, **kw) as pool:
+        return {r.file: r for _, r in pool.run([c for c in discover(folder) if not c.ignore])}
 
-    def flaky(path, rel, options):
-        if rel == "crash.xlsx":
-            os.abort()  # what python-calamine does on a far-corner cell
-        if rel == "hang.xlsx":
-            time.sleep(60)
-        return real(path, rel, options)
 
-    monkeypatch.setattr(pipeline, "process_file", flaky)
+def test_abort_hang_and_bug_cost_only_their_file(folder):
     options = replace(Options.for_rubric(RUBRIC), limits=Limits(seconds=3))
     started = time.monotonic()
-    batch = run_batch(folder, options, jobs=2)
+    got = _read(folder, options, _flaky)
     assert time.monotonic() - started < 30  # the hang was cut at its limit, not waited out
-    got = {r.file: r for r in batch.files}
     assert got["a-good.xlsx"].status == got["z-good.xlsx"].status == "reviewed"
     assert got["crash.xlsx"].status == "unreadable"
     assert [f.code for f in got["crash.xlsx"].findings] == ["file-unsafe"]
     assert "异常终止" in got["crash.xlsx"].findings[0].message
     assert [f.code for f in got["hang.xlsx"].findings] == ["file-unsafe"]
     assert "3 秒" in got["hang.xlsx"].findings[0].message
+    bug = got["bug.xlsx"]
+    assert bug.status == "unreadable" and [f.code for f in bug.findings] == ["internal-error"]
+    assert "KeyError: 'x'" in bug.findings[0].message and "不是文件本身的问题" in bug.findings[0].message
 
 
-def test_memory_limit_fails_the_file_not_the_batch(folder, monkeypatch):
-    real = pipeline.process_file
-
-    def hungry(path, rel, options):
-        if rel == "crash.xlsx":
-            blob = bytearray(3 * 2**30)  # beyond the 2 GiB cap
-            return blob  # pragma: no cover - never reached
-        return real(path, rel, options)
-
-    monkeypatch.setattr(pipeline, "process_file", hungry)
-    batch = run_batch(folder, Options.for_rubric(RUBRIC), jobs=1)
-    got = {r.file: r for r in batch.files}
+def test_memory_limit_fails_the_file_not_the_batch(folder):
+    got = _read(folder, Options.for_rubric(RUBRIC), _hungry, jobs=1, poll_memory=False)
     assert [f.code for f in got["crash.xlsx"].findings] == ["file-unsafe"]
     assert "内存" in got["crash.xlsx"].findings[0].message
-    assert got["hang.xlsx"].status == "reviewed"  # not patched here: an ordinary file
+    assert got["hang.xlsx"].status == "reviewed"  # an ordinary file for this reader
 
 
-def test_polled_memory_limit_without_rlimit(folder, monkeypatch):
+def test_polled_memory_limit_without_rlimit(folder):
     """Windows has no RLIMIT_AS: the pool watches the workers' memory and stops a runaway file."""
-    from perfxl.intake import discover
-    from perfxl.worker import WorkerPool
-
-    real = pipeline.process_file
-
-    def growing(path, rel, options):
-        if rel == "crash.xlsx":
-            hoard = []
-            for _ in range(200):  # 50 MiB at a time, up to 10 GiB: the parent must stop it first
-                hoard.append(bytearray(50 * 2**20))
-                time.sleep(0.05)
-        return real(path, rel, options)
-
-    monkeypatch.setattr(pipeline, "process_file", growing)
     options = replace(Options.for_rubric(RUBRIC), limits=Limits(memory_bytes=400 * 2**20))
-    with WorkerPool(1, options, poll_memory=True) as pool:
-        got = {r.file: r for _, r in pool.run([c for c in discover(folder) if not c.ignore])}
+    got = _read(folder, options, _growing, jobs=1, poll_memory=True)
     assert [f.code for f in got["crash.xlsx"].findings] == ["file-unsafe"]
     assert "400 MiB" in got["crash.xlsx"].findings[0].message
     assert got["a-good.xlsx"].status == "reviewed"
+
+
+def test_options_and_rubric_travel_to_workers():
+    import pickle
+
+    options = Options.for_rubric(RUBRIC)
+    assert pickle.loads(pickle.dumps(options)) == options
+
+
+# -- parallel_map, in_background -------------------------------------------------------------
+
+
+class PathError(Exception):
+    """Like another stage's OutputFolderError(path, cause): picklable, two args."""
+
+    def __init__(self, path: str, cause: str) -> None:
+        super().__init__(path, cause)
+        self.path, self.cause = path, cause
+
+
+class Unpicklable(Exception):
+    def __init__(self, a: int, b: int) -> None:
+        super().__init__(f"{a}/{b}")  # args no longer match __init__: it cannot be rebuilt
+
+
+_OFFSET = 0
+
+
+def _set_offset(n: int) -> None:
+    global _OFFSET
+    _OFFSET = n
+
+
+def _add(t: int) -> tuple[int, int]:
+    return t + _OFFSET, os.getpid()
+
+
+def _fail_on_7(t: int) -> int:
+    if t == 7:
+        raise PathError("reports/甲.md", "磁盘已满")
+    return t
+
+
+def _unpicklable_on_3(t: int) -> int:
+    if t == 3:
+        raise Unpicklable(1, 2)
+    return t
+
+
+def _die_on_5(t: int) -> int:
+    if t == 5:
+        os._exit(9)
+    return t
+
+
+def test_parallel_map_keeps_order_and_runs_the_initializer_in_workers():
+    out = parallel_map(_add, range(40), jobs=2, per_process=10, initializer=_set_offset, initargs=(100,))
+    assert [v for v, _ in out] == list(range(100, 140))
+    assert os.getpid() not in {pid for _, pid in out}  # really in other processes
+    _set_offset(0)
+    few = parallel_map(_add, [1, 2], jobs=2, per_process=10, initializer=_set_offset, initargs=(5,))
+    assert [v for v, _ in few] == [6, 7] and {pid for _, pid in few} == {os.getpid()}  # here, initialised
+    _set_offset(0)
+
+
+def test_parallel_map_raises_the_workers_exception_with_its_type_and_args():
+    with pytest.raises(PathError) as info:
+        parallel_map(_fail_on_7, range(40), jobs=2, per_process=5)
+    assert info.value.args == ("reports/甲.md", "磁盘已满") and info.value.path == "reports/甲.md"
+    assert isinstance(info.value.__cause__, worker.RemoteTraceback)
+    assert "_fail_on_7" in str(info.value.__cause__)  # the worker's traceback, for the maintainer
+    with pytest.raises(WorkerError, match="Unpicklable: 1/2"):
+        parallel_map(_unpicklable_on_3, range(40), jobs=2, per_process=5)
+    with pytest.raises(WorkerLost, match="退出码 9"):
+        parallel_map(_die_on_5, range(40), jobs=2, per_process=5)
+
+
+def _write_or_fail(path: str) -> None:
+    if not Path(path).parent.is_dir():
+        raise FileNotFoundError(path)
+    Path(path).write_text("ok", encoding="utf-8")
+
+
+def test_in_background_fails_silently_and_finish_shows_the_error_here(tmp_path, capfd):
+    missing = str(tmp_path / "no" / "such" / "file.txt")
+    proc = in_background(_write_or_fail, missing)
+    proc.join(timeout=30)
+    assert proc.exitcode == 1
+    assert capfd.readouterr().err == ""  # no traceback from the child
+    with pytest.raises(FileNotFoundError):
+        finish(proc, _write_or_fail, missing)
+    ok = str(tmp_path / "ok.txt")
+    proc = in_background(_write_or_fail, ok)
+    finish(proc, _write_or_fail, ok)
+    assert proc.exitcode == 0 and Path(ok).read_text(encoding="utf-8") == "ok"
+
+
+# -- parent death ------------------------------------------------------------------------------
+
+PARENT = textwrap.dedent("""
+    import os, sys, threading, time
+    from pathlib import Path
+
+    from perfxl.intake import Candidate, Limits
+    from perfxl.pipeline import Options
+    from perfxl.rubric import load_rubric
+    from perfxl.worker import WorkerPool, in_background, parallel_map
+
+
+    def nap(seconds):
+        time.sleep(seconds)
+        return seconds
+
+
+    def read_fifos(folder):
+        options = Options.for_rubric(load_rubric("gd-dept-2020"), limits=Limits(seconds=600))
+        fifos = [Candidate(p, p.name) for p in sorted(Path(folder).glob("*.xlsx"))]
+        with WorkerPool(2, options) as pool:
+            list(pool.run(fifos))
+
+
+    if __name__ == "__main__":
+        folder = sys.argv[1]
+        threading.Thread(target=read_fifos, args=(folder,), daemon=True).start()
+        threading.Thread(target=parallel_map, args=(nap, [600] * 4), kwargs={"jobs": 2, "per_process": 1},
+                         daemon=True).start()
+        in_background(nap, 600)
+        print("started", flush=True)
+        time.sleep(600)
+""")
+
+
+def _living(pids: list[int]) -> list[int]:
+    out = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                out.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX; the lifeline is the same on Windows")
+def test_every_child_dies_with_its_parent_after_kill_9(tmp_path):
+    for name in ("a.xlsx", "b.xlsx"):
+        os.mkfifo(tmp_path / name)  # opening one blocks for ever: the readers hang like a stuck library
+    script = tmp_path / "parent.py"
+    script.write_text(PARENT, encoding="utf-8")
+    parent = subprocess.Popen([sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout.readline().strip() == "started"
+        me = psutil.Process(parent.pid)
+        deadline = time.monotonic() + 30
+        # 2 readers + 2 renderers + 1 background job, the forkserver and the resource tracker
+        while len(children := me.children(recursive=True)) < 7 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        pids = [c.pid for c in children]
+        assert len(pids) >= 7, [c.cmdline() for c in children]
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+    deadline = time.monotonic() + 10
+    while _living(pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _living(pids) == []
