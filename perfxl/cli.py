@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from perfxl import __version__
+from perfxl.terminal import clean
 
 app = typer.Typer(
     name="perfxl",
@@ -31,6 +32,11 @@ RosterOpt = Annotated[Path | None, typer.Option(
     "--roster", help="单位名单（.xlsx 或 .csv）：单位编码、单位名称，可选主管部门和财政部门掌握的数据。")]
 
 
+def _echo(text: str, err: bool = False) -> None:
+    """Print one line; names and values that came from a file may hold escape sequences."""
+    typer.echo(clean(text), err=err)
+
+
 class UsageError(Exception):
     """A usage or configuration error: one line of reason and one of hint; exit 2."""
 
@@ -40,8 +46,8 @@ class UsageError(Exception):
 
 
 def _fail(err: UsageError) -> typer.Exit:
-    typer.echo(f"错误：{err.reason}", err=True)
-    typer.echo(f"提示：{err.hint}", err=True)
+    _echo(f"错误：{err.reason}", err=True)
+    _echo(f"提示：{err.hint}", err=True)
     return typer.Exit(2)
 
 
@@ -120,12 +126,12 @@ def template(
         from perfxl.roster import write_prefilled
 
         written = write_prefilled(units, opts.rubric, opts.year, out)
-        typer.echo(f"已生成 {len(written)} 份预填模板：{out}")
+        _echo(f"已生成 {len(written)} 份预填模板：{out}")
         return
     if out.suffix.lower() != ".xlsx":
         raise _fail(UsageError(f"输出文件 {out} 不是 .xlsx", "请用 -o 指定以 .xlsx 结尾的文件名"))
     build_template(out, opts.rubric, opts.year)
-    typer.echo(f"已生成模板：{out}")
+    _echo(f"已生成模板：{out}")
 
 
 def _print_findings(batch) -> None:
@@ -135,14 +141,14 @@ def _print_findings(batch) -> None:
         head = f"{r.file}  [{r.status_label}]"
         if r.reviewed_total is not None:
             head += f"  核定 {r.reviewed_total} 分 {r.reviewed_grade}"
-        typer.echo(head)
+        _echo(head)
         for f in r.findings:
             where = f"{f.sheet}!{f.cell}" if f.sheet and f.cell else (f.sheet or "")
-            typer.echo(f"  {Severity(f.severity).label} {f.code} {where} {f.message}")
+            _echo(f"  {Severity(f.severity).label} {f.code} {where} {f.message}")
     if batch.findings:
-        typer.echo("本批次")
+        _echo("本批次")
         for f in batch.findings:
-            typer.echo(f"  {Severity(f.severity).label} {f.code} {f.message}")
+            _echo(f"  {Severity(f.severity).label} {f.code} {f.message}")
 
 
 @app.command(epilog="示例：perfxl check examples/returns-2020")
@@ -229,24 +235,24 @@ def run(
     except OutputFolderError as err:
         if bar is not None:
             bar.stop()
-        typer.echo(f"错误：{err}", err=True)
+        _echo(f"错误：{err}", err=True)
         if err.incomplete:
-            typer.echo(f"输出文件夹 {out} 不完整（没有 results.json）：本次结果未全部写出，排除问题后重新运行即可恢复全部输出。",
+            _echo(f"输出文件夹 {out} 不完整（没有 results.json）：本次结果未全部写出，排除问题后重新运行即可恢复全部输出。",
                        err=True)
-        typer.echo(f"提示：{err.hint or '请换一个可写的输出文件夹（--out），或排除上述问题后重新运行'}", err=True)
+        _echo(f"提示：{err.hint or '请换一个可写的输出文件夹（--out），或排除上述问题后重新运行'}", err=True)
         raise typer.Exit(2) from err
     except Exception as exc:  # our bug: the folder was left without results.json, say so
         if bar is not None:
             bar.stop()
-        typer.echo(f"perfxl 内部错误：{type(exc).__name__}: {exc}", err=True)
-        typer.echo(f"输出文件夹 {out} 不完整（没有 results.json）。", err=True)
-        typer.echo("提示：输入文件未被修改；请将这条信息和所用命令反馈给 perfxl 维护人员", err=True)
+        _echo(f"perfxl 内部错误：{type(exc).__name__}: {exc}", err=True)
+        _echo(f"输出文件夹 {out} 不完整（没有 results.json）。", err=True)
+        _echo("提示：输入文件未被修改；请将这条信息和所用命令反馈给 perfxl 维护人员", err=True)
         raise typer.Exit(3) from exc
     if bar is not None:
         bar.stop()
     _print_summary(batch, out)
     if batch.internal_errors:
-        typer.echo(f"perfxl 在 {len(batch.internal_errors)} 处发生内部错误（见上，代码 internal-error）；其余结果均已写出。"
+        _echo(f"perfxl 在 {len(batch.internal_errors)} 处发生内部错误（见上，代码 internal-error）；其余结果均已写出。"
                    "这些不是单位文件的问题，请将输出文件夹中的 results.json 反馈给 perfxl 维护人员", err=True)
         raise typer.Exit(3)
 
@@ -264,7 +270,11 @@ def _print_summary(batch, out: Path) -> None:
     scored = [r for r in batch.files if r.scored]
     grades = Counter(r.reviewed_grade or "未定级" for r in scored)
     console = Console(highlight=False, soft_wrap=True, markup=False)  # unit names are text, not markup
-    console.print(f"{batch.year}年度部门整体支出绩效自评复核：指标体系 {batch.rubric.id}，"
+
+    def say(text: str) -> None:  # unit and file names may hold escape sequences
+        console.print(clean(text))
+
+    say(f"{batch.year}年度部门整体支出绩效自评复核：指标体系 {batch.rubric.id}，"
                   f"报送截止 {batch.deadline.isoformat()}")
     table = Table(show_header=True)
     table.add_column("项目")
@@ -284,31 +294,31 @@ def _print_summary(batch, out: Path) -> None:
     console.print(table)
     returned = [r for r in batch.files if r.status == "error"]
     if returned:
-        console.print(f"需退回更正的单位 {len(returned)} 个：")
+        say(f"需退回更正的单位 {len(returned)} 个：")
         for r in returned:
             codes = "、".join(dict.fromkeys(f.code for f in r.findings if f.severity == "error"))
-            console.print(f"  {r.unit_code or '—'} {r.unit_name or r.file}（{codes}）")
+            say(f"  {r.unit_code or '—'} {r.unit_name or r.file}（{codes}）")
     for note in batch.notes:
-        console.print(f"警告：{note}")
+        say(f"警告：{note}")
     if batch.set_aside:
-        console.print(f"以下 {len(batch.set_aside)} 个文件不是 perfxl 写的，或写出后被改动过，已移到 {out / KEEP}（未删除任何文件）：")
+        say(f"以下 {len(batch.set_aside)} 个文件不是 perfxl 写的，或写出后被改动过，已移到 {out / KEEP}（未删除任何文件）：")
         for original, kept in batch.set_aside:
-            console.print(f"  {original} → {kept}")
-    console.print(f"输出文件夹：{out}")
+            say(f"  {original} → {kept}")
+    say(f"输出文件夹：{out}")
     reports = out / "reports"
     for label, path, pattern in (("汇总表", out / "summary.xlsx", ""), ("单位报告", reports, "*.md"),
                                  ("Word 报告", reports, "*.docx"), ("反馈件", out / "feedback", "*.xlsx"),
                                  ("总览网页", out / "index.html", ""), ("结果数据", out / "results.json", "")):
         count = sum(1 for _ in path.glob(pattern)) if pattern and path.is_dir() else 0
         if pattern and count:
-            console.print(f"  {label}：{path}（{count} 份）")
+            say(f"  {label}：{path}（{count} 份）")
         elif not pattern and path.exists():
-            console.print(f"  {label}：{path}")
+            say(f"  {label}：{path}")
 
 
 def version_callback(value: bool) -> None:
     if value:
-        typer.echo(f"perfxl {__version__}")
+        _echo(f"perfxl {__version__}")
         raise typer.Exit()
 
 
@@ -331,10 +341,10 @@ def main() -> None:
     except OSError as exc:  # the environment, not perfxl: no space, read-only, a file held open …
         from perfxl.outfolder import describe
 
-        typer.echo(f"错误：{exc.filename or ''}：{describe(exc)}", err=True)
-        typer.echo("提示：请换一个可写的输出位置，或关闭正在打开该文件的 Excel/WPS 后重新运行", err=True)
+        _echo(f"错误：{exc.filename or ''}：{describe(exc)}", err=True)
+        _echo("提示：请换一个可写的输出位置，或关闭正在打开该文件的 Excel/WPS 后重新运行", err=True)
         sys.exit(2)
     except Exception as exc:  # our bug: say so plainly, keep the batch's inputs untouched
-        typer.echo(f"perfxl 内部错误：{type(exc).__name__}: {exc}", err=True)
-        typer.echo("提示：输入文件未被修改；请将这条信息和所用命令反馈给 perfxl 维护人员", err=True)
+        _echo(f"perfxl 内部错误：{type(exc).__name__}: {exc}", err=True)
+        _echo("提示：输入文件未被修改；请将这条信息和所用命令反馈给 perfxl 维护人员", err=True)
         sys.exit(3)

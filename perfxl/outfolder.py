@@ -436,6 +436,8 @@ class _FolderLock:
 
     def release(self) -> None:
         with contextlib.suppress(OSError):
+            self.fh.seek(0)
+            self.fh.truncate()  # nobody holds it now; and an unchanged re-run leaves the folder byte-identical
             try:
                 import fcntl
             except ImportError:
