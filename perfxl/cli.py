@@ -123,9 +123,13 @@ def template(
     except UsageError as err:
         raise _fail(err) from err
     if units is not None:
+        from perfxl.outfolder import OutputFolderError
         from perfxl.roster import write_prefilled
 
-        written = write_prefilled(units, opts.rubric, opts.year, out)
+        try:
+            written = write_prefilled(units, opts.rubric, opts.year, out)
+        except OutputFolderError as err:
+            raise _fail(UsageError(str(err), err.hint or "请用 -o 指定一个空文件夹或以前生成预填模板的文件夹")) from err
         _echo(f"已生成 {len(written)} 份预填模板：{out}")
         return
     if out.suffix.lower() != ".xlsx":

@@ -200,7 +200,9 @@ class OutputFolder:
                     raise OutputFolderError(
                         str(root), f"输出文件夹中已有其他文件（如 {sorted(others)[0]}），不是 perfxl 的输出文件夹",
                         "请指定一个空文件夹或以前的输出文件夹（其中有 .perfxl 文件夹），如 --out output")
-            (root / META).mkdir(parents=True, exist_ok=True)
+            if not (root / META).is_dir():
+                (root / META).mkdir(parents=True)
+                _hide(root / META)
         folder = cls(root)
         folder._lock = _FolderLock.acquire(root / META / "lock")
         try:
@@ -376,6 +378,14 @@ class OutputFolder:
         if self._lock is not None:
             self._lock.release()  # type: ignore[attr-defined]
             self._lock = None
+
+
+def _hide(path: Path) -> None:
+    """On Windows a leading dot hides nothing: mark perfxl's own folder hidden, as Explorer expects."""
+    if os.name == "nt":
+        import ctypes
+
+        ctypes.windll.kernel32.SetFileAttributesW(str(path), 0x2)  # type: ignore[attr-defined]  # FILE_ATTRIBUTE_HIDDEN
 
 
 class _FolderLock:

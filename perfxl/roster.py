@@ -403,25 +403,37 @@ def prefill_values(unit: RosterUnit, year: int) -> dict[str, object]:
 
 
 def write_prefilled(roster: Roster, rubric: Rubric, year: int | None, out_dir: Path) -> list[Path]:
-    """One pre-filled, locked template per roster unit: `<code>_<name>.xlsx`, in roster order."""
+    """One pre-filled, locked template per roster unit: `<code>_<name>.xlsx`, in roster order.
+
+    The folder is an output folder (spec §11): it must be new, empty or perfxl's; a copy someone
+    changed since perfxl wrote it is set aside in 保留/, never overwritten."""
+    from perfxl.outfolder import OutputFolder
     from perfxl.report import safe_name
-    from perfxl.template import build_template
+    from perfxl.template import write_template
 
     year = year if year is not None else rubric.year
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    used: set[str] = set()
-    for unit in roster.units:
-        stem = safe_name(unit.code, unit.name)
-        unique, n = stem, 1
-        while unique.casefold() in used:  # codes that are equal once cleaned for a file name
-            n += 1
-            unique = f"{stem}_{n}"
-        used.add(unique.casefold())
-        dest = out_dir / f"{unique}.xlsx"
-        if dest.resolve().parent != out_dir.resolve():
-            raise ValueError(f"template name {unique!r} escapes {out_dir}")
-        build_template(dest, rubric, year, prefill_values(unit, year))
-        written.append(dest)
+    folder = OutputFolder.open(Path(out_dir))
+    try:
+        writer = folder.writer()
+        written: list[Path] = []
+        used: set[str] = set()
+        for unit in roster.units:
+            stem = safe_name(unit.code, unit.name)
+            unique, n = stem, 1
+            while unique.casefold() in used:  # codes that are equal once cleaned for a file name
+                n += 1
+                unique = f"{stem}_{n}"
+            used.add(unique.casefold())
+            dest = folder.path(f"{unique}.xlsx")
+            if dest.resolve().parent != folder.root.resolve():
+                raise ValueError(f"template name {unique!r} escapes {folder.root}")
+            with writer.path(folder.target(f"{unique}.xlsx")) as tmp:
+                write_template(tmp, rubric, year, prefill_values(unit, year))
+            written.append(dest)
+        folder.finish()
+    except BaseException:
+        folder.abort()
+        raise
+    finally:
+        folder.release()
     return written

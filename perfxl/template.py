@@ -330,4 +330,10 @@ def build_template(path: Path, rubric: Rubric, year: int | None = None,
                    prefill: dict[str, object] | None = None) -> None:
     """Write the (optionally pre-filled) workbook to `path`; pre-filled cells are locked."""
     with atomic_path(Path(path)) as tmp:
-        _Builder(tmp, rubric, year if year is not None else rubric.year, prefill).build()
+        write_template(tmp, rubric, year, prefill)
+
+
+def write_template(path: Path, rubric: Rubric, year: int | None = None,
+                   prefill: dict[str, object] | None = None) -> None:
+    """Write the workbook to `path` directly (the caller makes it atomic)."""
+    _Builder(path, rubric, year if year is not None else rubric.year, prefill).build()

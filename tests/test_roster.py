@@ -239,7 +239,8 @@ def test_template_with_roster_writes_locked_prefilled_copies(tmp_path):
     result = CliRunner().invoke(app, ["template", "--roster", str(roster), "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert "已生成 2 份预填模板" in result.output
-    assert sorted(p.name for p in out.iterdir()) == ["T001_测试一局.xlsx", "T002_测试_二局.xlsx"]  # no separator
+    # no separator in a name; .perfxl/ records what perfxl wrote (spec §11)
+    assert sorted(p.name for p in out.iterdir()) == [".perfxl", "T001_测试一局.xlsx", "T002_测试_二局.xlsx"]
     wb = openpyxl.load_workbook(out / "T001_测试一局.xlsx")
     expected = {"unit_code": "T001", "unit_name": "测试一局", "department": "测试市财政局", "eval_year": 2020,
                 "budget_initial": 2999.76, "staff_quota": 70}
@@ -292,3 +293,27 @@ def test_returned_prefilled_file_with_changed_code(tmp_path):
     apply_roster(batch, roster)
     assert [u["unit_code"] for u in batch.not_submitted] == ["T001"]
     assert not any(f.code in ("unknown-unit", "ledger-mismatch") for f in res.findings)
+
+
+def test_prefilled_copies_never_overwrite_a_changed_copy(tmp_path):
+    """A copy the clerk already changed (or a file of their own) is set aside, never lost."""
+    roster = roster_csv(tmp_path, "T001,测试一局,测试市财政局,2999.76,70\n")
+    out = tmp_path / "模板"
+    run = lambda: CliRunner().invoke(app, ["template", "--roster", str(roster), "-o", str(out)])  # noqa: E731
+    assert run().exit_code == 0
+    copy = out / "T001_测试一局.xlsx"
+    copy.write_bytes(b"edited by the clerk")
+    assert run().exit_code == 0
+    assert (out / "保留" / "T001_测试一局.xlsx").read_bytes() == b"edited by the clerk"
+    assert copy.read_bytes()[:2] == b"PK"  # a fresh copy took its place
+
+
+def test_prefilled_copies_refuse_a_folder_of_other_files(tmp_path):
+    roster = roster_csv(tmp_path, "T001,测试一局,测试市财政局,2999.76,70\n")
+    desk = tmp_path / "桌面"
+    desk.mkdir()
+    (desk / "工作计划.docx").write_bytes(b"mine")
+    result = CliRunner().invoke(app, ["template", "--roster", str(roster), "-o", str(desk)])
+    assert result.exit_code == 2
+    assert "请指定一个空文件夹或以前的输出文件夹" in result.output
+    assert sorted(p.name for p in desk.iterdir()) == ["工作计划.docx"]
