@@ -208,7 +208,7 @@ def fidelity(batch) -> str:
     result = replace(result, status="error", findings=[Finding("balance-mismatch", "收支不平衡（测试）", sheet, (ref,),
                                                                details={"expected": "1", "found": "2"})])
     data = src.read_bytes()
-    a = feedback_bytes(result, batch, data)
+    a, _ = feedback_bytes(result, batch, data)
     with tempfile.TemporaryDirectory() as tmp:
         dest = Path(tmp) / "b.xlsx"
         openpyxl_feedback(src, dest, build_review(result, batch), build_marks(result))

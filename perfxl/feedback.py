@@ -331,8 +331,13 @@ def _xlsxwriter_copy(wb, ws, grid, marks: dict[str, Mark], types: dict[tuple[str
 # -- the batch ------------------------------------------------------------------------------
 
 
-def feedback_bytes(result: FileResult, batch: BatchResult, data: bytes | None) -> bytes:
-    """The feedback workbook of one unit; `data` is the unit's file as read now (None: unreadable)."""
+def feedback_bytes(result: FileResult, batch: BatchResult, data: bytes | None) -> tuple[bytes, str | None]:
+    """The feedback workbook of one unit, and perfxl's own failure on the way: None normally,
+    "TypeName: message" when the patcher or the copier failed unexpectedly (the workbook is then
+    the next best copy). `data` is the unit's file as read now (None: unreadable)."""
+    from perfxl.badfile import describe, is_bad_package
+
+    cause: str | None = None
     review, marks = build_review(result, batch), build_marks(result)
     if data is not None and result.sha256 and hashlib.sha256(data).hexdigest() != result.sha256:
         review.notes.append("原文件在审核后已被改动，本表只列审核意见，未附带标注的工作表。")
@@ -341,8 +346,12 @@ def feedback_bytes(result: FileResult, batch: BatchResult, data: bytes | None) -
         review.notes.append("原文件已无法读取，本表只列审核意见。")
     if data is not None and result.format in ("xlsx", "xlsm"):
         try:
-            return patched_copy(data, review, marks)
-        except Exception as exc:  # Unsupported, or a package this module misjudged: a values copy instead
+            return patched_copy(data, review, marks), None
+        except Exception as exc:  # a values copy instead
+            # a package the patcher declines (Unsupported) or cannot parse is the package's
+            # doing; anything else is a bug of perfxl's, reported by the caller
+            if not (isinstance(exc, Unsupported) or is_bad_package(exc)):
+                cause = describe(exc)
             reason = "结构特殊" if isinstance(exc, Unsupported) else "无法按原样复制"
             review = build_review(result, batch)
             review.notes.append(f"原文件{reason}，反馈表为数值副本：只保留各单元格的值，格式、公式和图片未保留。")
@@ -350,11 +359,13 @@ def feedback_bytes(result: FileResult, batch: BatchResult, data: bytes | None) -
         review.notes.append(f"原文件为 .{result.format} 格式，反馈表为数值副本：只保留各单元格的值，"
                             "格式和公式未保留；更正时请修改原文件或下发的模板。")
     try:
-        return rebuilt_copy(review, marks, result, data, batch.rubric)
-    except Exception:  # the values copy failed too: the findings alone still go back
+        return rebuilt_copy(review, marks, result, data, batch.rubric), cause
+    except Exception as exc:  # the values copy failed too: the findings alone still go back
+        if not is_bad_package(exc):
+            cause = cause or describe(exc)
         review = build_review(result, batch)
         review.notes.append("原文件无法复制，本表只列审核意见。")
-        return rebuilt_copy(review, marks, result, None)
+        return rebuilt_copy(review, marks, result, None), cause
 
 
 def _write(result: FileResult, batch: BatchResult, src: Path, writer: Writer, rel: str) -> str | None:

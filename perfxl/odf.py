@@ -10,6 +10,13 @@ NS_TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
 T = f"{{{NS_TABLE}}}"
 
 
+def _count(elem, attr: str) -> int:
+    """A span or repeat count; 1 when absent or not a positive integer ("x", "1.5", "-1", ""),
+    as calamine and LibreOffice read them: a malformed count must not stop the file."""
+    text = elem.get(f"{T}{attr}", "1").strip()
+    return max(1, int(text)) if text.isascii() and text.isdigit() and len(text) < 10 else 1
+
+
 def merged_ranges(zf: zipfile.ZipFile) -> dict[str, list[tuple[tuple[int, int], tuple[int, int]]]]:
     """Sheet name -> merged ranges as 0-based ((row, col), (last_row, last_col))."""
     out: dict[str, list[tuple[tuple[int, int], tuple[int, int]]]] = {}
@@ -24,16 +31,15 @@ def merged_ranges(zf: zipfile.ZipFile) -> dict[str, list[tuple[tuple[int, int], 
                 elif tag == f"{T}table-row":
                     col = 0
                 elif tag in (f"{T}table-cell", f"{T}covered-table-cell") and sheet is not None:
-                    cols = int(elem.get(f"{T}number-columns-spanned", "1"))
-                    rows = int(elem.get(f"{T}number-rows-spanned", "1"))
+                    cols, rows = _count(elem, "number-columns-spanned"), _count(elem, "number-rows-spanned")
                     if tag == f"{T}table-cell" and (cols > 1 or rows > 1):
                         out[sheet].append(((row, col), (row + rows - 1, col + cols - 1)))
             else:
                 if tag in (f"{T}table-cell", f"{T}covered-table-cell"):
-                    col += int(elem.get(f"{T}number-columns-repeated", "1"))
+                    col += _count(elem, "number-columns-repeated")
                     elem.clear()
                 elif tag == f"{T}table-row":
-                    row += int(elem.get(f"{T}number-rows-repeated", "1"))
+                    row += _count(elem, "number-rows-repeated")
                     elem.clear()
                 elif tag == f"{T}table":
                     sheet = None

@@ -339,7 +339,7 @@ def _rss(pid: int | None) -> int | None:
 # -- reading unit files --------------------------------------------------------------------
 
 _READING: tuple | None = None  # (options, read) in a reading worker
-RESAVE = "已跳过；请用 Excel/WPS 打开检查后另存为 .xlsx 再报送"
+SKIPPED = "该文件已跳过，请用 Excel/WPS 打开检查后另存为 .xlsx 再报送"
 
 
 def _reading(options, read: Callable | None) -> None:
@@ -358,7 +358,7 @@ def _read(task: tuple[str, str]) -> FileResult:
     try:
         return read(Path(path), rel, options)
     except MemoryError:
-        return _failed(rel, "file-unsafe", f"读取时内存超过 {options.limits.memory_bytes // 2**20} MiB 的安全上限，{RESAVE}")
+        return _failed(rel, "file-unsafe", f"读取时内存超过 {options.limits.memory_bytes // 2**20} MiB 的安全上限；{SKIPPED}")
     except Exception as exc:  # a bug of ours: reported on this file, the batch goes on
         return pipeline.internal_error(rel, exc)
 
@@ -391,15 +391,15 @@ class WorkerPool:
 
             return pipeline.internal_error(rel, problem)  # type: ignore[arg-type]
         if problem.why == "time":
-            return _failed(rel, "file-unsafe", f"读取超过 {self.limits.seconds:g} 秒的时间上限，{RESAVE}")
+            return _failed(rel, "file-unsafe", f"读取超过 {self.limits.seconds:g} 秒的时间上限；{SKIPPED}")
         if problem.why == "memory":
-            return _failed(rel, "file-unsafe", f"读取时内存超过 {mib} MiB 的安全上限，{RESAVE}")
+            return _failed(rel, "file-unsafe", f"读取时内存超过 {mib} MiB 的安全上限；{SKIPPED}")
         code = problem.exitcode
         if code is not None and code < 0:
             why = f"读取程序异常终止（信号 {-code}），多为文件中有超大区域或内存超过 {mib} MiB 的安全上限"
         else:
             why = f"读取程序异常退出（退出码 {code}）"
-        return _failed(rel, "file-unsafe", f"{why}；{RESAVE}")
+        return _failed(rel, "file-unsafe", f"{why}；{SKIPPED}")
 
     def run(self, candidates: list[Candidate],
             progress: Callable[[str], None] | None = None) -> Iterator[tuple[int, FileResult]]:

@@ -150,7 +150,8 @@ def test_cached_formula_values_and_values_survive(tmp_path):
     src.parent.mkdir()
     shutil.copy(FIXTURES / "lo-T103.xlsx", src)
     result, batch = with_finding(src)
-    out = feedback_bytes(result, batch, src.read_bytes())
+    out, failure = feedback_bytes(result, batch, src.read_bytes())
+    assert failure is None
     with zipfile.ZipFile(src) as zf:
         pkg = read_package(zf)
         cached = {s: [ref for ref, has in pkg.formula_cells(zf, s).items() if has] for s in pkg.sheet_parts}
