@@ -374,8 +374,7 @@ def _write(result: FileResult, batch: BatchResult, src: Path, writer: Writer, re
         data: bytes | None = src.read_bytes()
     except OSError:
         data = None
-    made = feedback_bytes(result, batch, data)
-    content, failure = made if isinstance(made, tuple) else (made, None)
+    content, failure = feedback_bytes(result, batch, data)
     writer.write_bytes(rel, content)
     return failure
 
@@ -423,17 +422,10 @@ def write_feedback(batch: BatchResult, input_dir: Path, out: Path | OutputFolder
             tasks.append((result, Path(input_dir, *result.file.split("/")), folder.target(rel, key)))
     if not tasks:
         return paths
-    workers = min(jobs, len(tasks) // MIN_PER_PROCESS)
-    if workers > 1:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
+    from perfxl.worker import parallel_map
 
-        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-        context = BatchResult(batch.rubric, batch.year, batch.deadline)  # what a file's feedback needs
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(context, writer)) as pool:
-            failures = list(pool.map(_work, tasks, chunksize=max(1, len(tasks) // (workers * 4))))
-    else:
-        failures = [_write(result, batch, src, writer, rel) for result, src, rel in tasks]
+    context = BatchResult(batch.rubric, batch.year, batch.deadline)  # what a file's feedback needs
+    failures = parallel_map(_work, tasks, jobs, MIN_PER_PROCESS, initializer=_init_worker, initargs=(context, writer))
     folder.collect()
     for (result, _, rel), failure in zip(tasks, failures, strict=True):
         if failure:
