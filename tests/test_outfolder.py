@@ -206,6 +206,55 @@ def test_an_edited_results_json_and_index_are_set_aside(inbox, out):
     json.loads(results.read_text("utf-8"))  # perfxl's own again
 
 
+def test_an_edit_that_keeps_size_and_time_is_still_an_edit_and_a_restored_copy_is_perfxls(inbox, out):
+    first_run(inbox, out)
+    report = out / "reports" / f"A1_{'甲单位'}.md"
+    original, stamp = report.read_bytes(), report.stat()
+    edited = original.replace("甲单位".encode(), "乙单位".encode(), 1)  # same length in UTF-8
+    assert edited != original and len(edited) == len(original)
+    report.write_bytes(edited)
+    os.utime(report, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))  # as `cp -p` or a sync tool would leave it
+    page = out / "reports" / f"{B}.html"
+    page_bytes = page.read_bytes()
+    page.unlink()
+    page.write_bytes(page_bytes)  # the clerk restores perfxl's page from a backup: other time, same bytes
+    (out / "index.html").unlink()  # and deletes the overview
+    done = cli("run", inbox, "--out", out)
+    assert done.exit_code == 0, done.output
+    assert kept(out) == {f"reports/{A}.md": edited}
+    assert report.read_bytes() == original and page.read_bytes() == page_bytes
+    assert (out / "index.html").is_file()
+
+
+def test_keep_being_a_file_stops_the_run_and_loses_nothing(inbox, out):
+    import openpyxl
+
+    first_run(inbox, out)
+    (out / KEEP).write_bytes(b"a clerk's file called keep")
+    wb = openpyxl.load_workbook(out / "summary.xlsx")
+    wb["汇总"]["R2"] = "已电话催报"
+    wb.save(out / "summary.xlsx")
+    annotated = (out / "summary.xlsx").read_bytes()
+    done = cli("run", inbox, "--out", out)
+    assert done.exit_code == 2, done.output
+    assert str(out / KEEP) in done.output
+    assert "Traceback" not in done.output and "内部错误" not in done.output
+    assert (out / KEEP).read_bytes() == b"a clerk's file called keep"
+    assert (out / "summary.xlsx").read_bytes() == annotated
+
+
+def test_a_failed_run_still_says_what_it_set_aside(inbox, out, monkeypatch):
+    """The clerk must learn where a replied feedback went even when the run then fails."""
+    first_run(inbox, out)
+    set_reply(out / "feedback" / f"{B}.xlsx", "已更正。")
+    with monkeypatch.context() as patch:
+        assert _failing_replace(patch, out, errno.ENOSPC, "results.json") is not None
+        done = cli("run", inbox, "--out", out)
+    assert done.exit_code == 2, done.output
+    assert (out / KEEP / "feedback" / f"{B}.xlsx").is_file()
+    assert f"feedback/{B}.xlsx → 保留/feedback/{B}.xlsx" in done.output, done.output
+
+
 def test_a_folder_in_the_way_of_an_output_stops_the_run_and_is_left_alone(inbox, out):
     first_run(inbox, out)
     (out / "summary.xlsx").unlink()
@@ -571,6 +620,29 @@ def test_an_unwritable_output_exits_2_incomplete_and_the_next_run_restores_it(
     assert tree(out) == left, "the folder changed after the failed run had ended"
     _assert_failed_honestly(out, done.output, CAUSES[error], out / failed[0])
     _assert_restored(out, cli("run", inbox, "--out", out), expected)
+
+
+def test_a_write_whose_rename_failed_leaves_the_old_file_perfxls(out, monkeypatch):
+    """The journal says what a file was about to become; the manifest must say what it is."""
+    folder = OutputFolder.open(out)
+    folder.writer().write_text(folder.target("index.html"), "old\n")
+    folder.finish()
+    folder.release()
+
+    folder = OutputFolder.open(out)
+    with monkeypatch.context() as patch:
+        _failing_replace(patch, out, errno.ENOSPC, "index.html")
+        with pytest.raises(OutputFolderError):
+            folder.writer().write_text(folder.target("index.html"), "new\n")
+    folder.abort()
+    folder.release()
+
+    folder = OutputFolder.open(out)
+    try:
+        assert (out / "index.html").read_text("utf-8") == "old\n"
+        assert folder.ours("index.html"), "perfxl's unchanged file would be set aside as someone's"
+    finally:
+        folder.release()
 
 
 #: imported by every Python process of the run (the CLI, the forkserver and its children): os.replace
