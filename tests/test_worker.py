@@ -99,10 +99,17 @@ def test_polled_memory_limit_without_rlimit(folder):
 
 
 def test_options_and_rubric_travel_to_workers():
+    """Workers are not forked: Options (rubric, limits, adjustments) reach them pickled."""
+    import datetime as dt
     import pickle
+    from decimal import Decimal
 
-    options = Options.for_rubric(RUBRIC)
-    assert pickle.loads(pickle.dumps(options)) == options
+    from perfxl.scoring import Adjustment
+
+    options = Options.for_rubric(RUBRIC, year=2021, deadline=dt.date(2022, 6, 30), limits=Limits(seconds=5),
+                                 adjustments={"T001": {"A1": Adjustment(Decimal("4.5"), "核查")}})
+    back = pickle.loads(pickle.dumps(options))
+    assert back == options and back.rubric == RUBRIC and back.adjustments["T001"]["A1"].score == Decimal("4.5")
 
 
 # -- parallel_map, in_background -------------------------------------------------------------
