@@ -114,7 +114,8 @@ def internal_error(rel: str, exc: BaseException) -> FileResult:
 
 def process_bytes(data: bytes, rel: str, options: Options) -> FileResult:
     """One file's bytes -> FileResult. A reader's failure on bad bytes becomes a file finding,
-    any other failure an `internal-error`; only MemoryError escapes (the worker's safety limit)."""
+    any other failure an `internal-error`; only MemoryError (the worker's safety limit) and
+    interrupts escape."""
     digest = hashlib.sha256(data).hexdigest()
     try:
         parts: dict[str, bytes] = {}

@@ -186,18 +186,50 @@ def _write_or_fail(path: str) -> None:
     Path(path).write_text("ok", encoding="utf-8")
 
 
-def test_in_background_fails_silently_and_finish_shows_the_error_here(tmp_path, capfd):
+def test_in_background_fails_non_zero_and_finish_shows_the_error_here(tmp_path):
     missing = str(tmp_path / "no" / "such" / "file.txt")
     proc = in_background(_write_or_fail, missing)
     proc.join(timeout=30)
     assert proc.exitcode == 1
-    assert capfd.readouterr().err == ""  # no traceback from the child
     with pytest.raises(FileNotFoundError):
         finish(proc, _write_or_fail, missing)
     ok = str(tmp_path / "ok.txt")
     proc = in_background(_write_or_fail, ok)
     finish(proc, _write_or_fail, ok)
     assert proc.exitcode == 0 and Path(ok).read_text(encoding="utf-8") == "ok"
+
+
+QUIET = textwrap.dedent("""
+    import sys
+    from perfxl.worker import finish, in_background, parallel_map
+
+
+    def fail(n):
+        raise OSError(28, "No space left on device", f"out/{n}")
+
+
+    if __name__ == "__main__":
+        proc = in_background(fail, 1)
+        proc.join()
+        print("background exit", proc.exitcode)
+        try:
+            parallel_map(fail, range(8), jobs=2, per_process=2)
+        except OSError as exc:
+            print("map raised here", exc.errno)
+        try:
+            finish(proc, fail, 1)
+        except OSError as exc:
+            print("finish raised here", exc.errno)
+""")
+
+
+def test_no_child_prints_a_traceback(tmp_path):
+    """A child's stderr is the terminal's (the forkserver's): a failing job must say nothing there."""
+    script = tmp_path / "quiet.py"
+    script.write_text(QUIET, encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.stdout.splitlines() == ["background exit 1", "map raised here 28", "finish raised here 28"]
+    assert done.stderr == ""
 
 
 # -- parent death ------------------------------------------------------------------------------
