@@ -165,6 +165,9 @@ def check(
     roster: RosterOpt = None,
 ) -> None:
     """检查一个或多个报回文件，列出发现的问题；有错误时退出码为 1。"""
+    from perfxl.worker import warm_up
+
+    warm_up()  # the reading processes' server starts while the options and rubric load
     from perfxl.pipeline import candidates_for, run_candidates
 
     try:
@@ -205,6 +208,9 @@ def run(
     docx: Annotated[bool, typer.Option("--docx", help="同时生成 Word 版自评报告（reports/*.docx，公文样式）。")] = False,
 ) -> None:
     """批量复核：读取文件夹中的全部报回文件，生成报告、汇总表和 results.json。"""
+    from perfxl.worker import warm_up
+
+    warm_up()  # the reading processes' server starts while the options, roster and folder load
     import dataclasses
 
     from perfxl.intake import discover

@@ -25,6 +25,7 @@ BASIC, SCORE, META = "基础数据表", "评分表", "_meta"
 
 #: spec §5, copied by hand: the severity of every code that concerns one file
 SPEC_SEVERITY = {
+    "internal-error": "error",
     "file-unreadable": "error", "file-encrypted": "error", "file-unsafe": "error",
     "not-a-template": "error", "template-mismatch": "error", "meta-missing": "warning",
     "missing-value": "error", "type-error": "error", "value-out-of-range": "error",
