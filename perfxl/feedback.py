@@ -401,6 +401,7 @@ def write_feedback(batch: BatchResult, input_dir: Path, out: Path | OutputFolder
     the files are written by a pool of `jobs` processes (same bytes; see feedback_bench.py (d)).
     A copy that perfxl itself failed to make as it should is still written (as a values copy)
     and reported as a batch-level internal-error."""
+    from perfxl.intake import source_path
     from perfxl.report import output_stems
 
     folder = OutputFolder.of(out)
@@ -419,7 +420,7 @@ def write_feedback(batch: BatchResult, input_dir: Path, out: Path | OutputFolder
         # the result carries the input's sha256: an unchanged copy is kept
         key = memo.output_key(result, batch, "feedback") if memo is not None else ""
         if not folder.fresh(rel, key):
-            tasks.append((result, Path(input_dir, *result.file.split("/")), folder.target(rel, key)))
+            tasks.append((result, source_path(Path(input_dir), result.key or result.file), folder.target(rel, key)))
     if not tasks:
         return paths
     from perfxl.worker import parallel_map

@@ -124,6 +124,9 @@ class FileResult:
     modified: str | None = None  # docProps/core.xml dcterms:modified, for duplicates
     #: for a resubmitted file: {resolved, still_open, new, changed_fields, previous_file}
     since_last: dict | None = None
+    #: the input's exact name (intake.Candidate.key) when `file`, shown as valid UTF-8, differs
+    #: from it, so that the file can be opened again (feedback copies)
+    key: str | None = None
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity is severity)

@@ -243,7 +243,7 @@ def run_candidates(candidates: list[Candidate], options: Options, progress: Call
             if digest is not None:
                 cached = state.lookup(cache_key(digest, cand.key, fingerprint))
         if cand.ignore or cached is not None:
-            batch.files.append(cached or ignored(cand))
+            batch.files.append(_named(cached or ignored(cand), cand))
             if progress:
                 progress(cand.rel)
         else:
@@ -253,10 +253,15 @@ def run_candidates(candidates: list[Candidate], options: Options, progress: Call
             for index, result in pool.run(todo, progress):
                 if state is not None and result.sha256:  # keyed by the name's bytes, not as shown
                     state.store(cache_key(result.sha256, todo[index].key, fingerprint), result)
-                batch.files.append(result)
+                batch.files.append(_named(result, todo[index]))
     resolve_duplicates(batch.files)
     batch.files.sort(key=summary_order)
     return batch
+
+
+def _named(result: FileResult, cand: Candidate) -> FileResult:
+    result.key = cand.key if cand.key != cand.rel else None
+    return result
 
 
 def candidates_for(paths: Iterable[Path]) -> list[Candidate]:

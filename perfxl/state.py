@@ -243,7 +243,7 @@ class State:
         base = self._keys.get(id(result))
         if base is None:
             if result.sha256 and self.fingerprint:
-                evaluated = cache_key(result.sha256, result.file, self.fingerprint)
+                evaluated = cache_key(result.sha256, result.key or result.file, self.fingerprint)
             else:  # never cached (unreadable before hashing): the whole result
                 evaluated = json.dumps(dump_result(result), ensure_ascii=False, sort_keys=True)
             delta = repr((result.status, [(f.code, f.message, f.cells) for f in result.findings],

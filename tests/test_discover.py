@@ -104,6 +104,26 @@ def test_names_shown_alike_are_told_apart(tmp_path, make_return):
     assert sorted(r.unit_code for r in batch.files) == ["T001", "T002"]
 
 
+@posix_names
+def test_a_name_that_is_not_utf8_gets_its_full_feedback_copy(tmp_path, make_return):
+    """The whole run: the file is read, reported, and its feedback copy carries its own sheets
+    (the copy is made from the file itself, found again by its bytes)."""
+    import openpyxl
+    from typer.testing import CliRunner
+
+    from perfxl.cli import app
+
+    inbox = os.fsencode(tmp_path / "inbox")
+    os.makedirs(inbox)
+    shutil.copyfile(make_return("b.xlsx", unit_code="T002", carryover_end=Decimal("42.53")), inbox + b"/" + LI)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", os.fsdecode(inbox), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    (copy,) = (out / "feedback").glob("*.xlsx")
+    sheets = openpyxl.load_workbook(copy).sheetnames
+    assert sheets[0] == "审核意见" and "基础数据表" in sheets and "评分表" in sheets
+
+
 def test_given_paths_are_shown_as_valid_utf8_too():
     # `perfxl check PATH…` builds candidates itself: the same rules apply
     raw = os.fsdecode(b"/tmp/" + ZHANG) if sys.platform != "win32" else "C:\\t\\\udcd5.xlsx"
