@@ -622,6 +622,25 @@ def test_an_unwritable_output_exits_2_incomplete_and_the_next_run_restores_it(
     _assert_restored(out, cli("run", inbox, "--out", out), expected)
 
 
+@pytest.mark.parametrize("suffix, method", [(".md", "write_text"), (".xlsx", "write_bytes")], ids=["report", "feedback"])
+def test_a_disk_that_fills_while_a_file_is_written_exits_2(inbox, out, tmp_path, monkeypatch, suffix, method):
+    """ENOSPC comes from write(), not only from the rename: an error without a file name."""
+    expected = _baseline(tmp_path, [inbox])
+    real = getattr(Path, method)
+
+    def full(self, *args, **kwargs):
+        if self.parent == out / ".perfxl" / "tmp" and self.name.endswith(suffix):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(self, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Path, method, full)
+        done = cli("run", inbox, "--out", out)
+    assert done.exit_code == 2, done.output
+    _assert_failed_honestly(out, done.output, "磁盘空间不足", out)
+    _assert_restored(out, cli("run", inbox, "--out", out), expected)
+
+
 def test_a_write_whose_rename_failed_leaves_the_old_file_perfxls(out, monkeypatch):
     """The journal says what a file was about to become; the manifest must say what it is."""
     folder = OutputFolder.open(out)
