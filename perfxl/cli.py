@@ -246,6 +246,7 @@ def run(
         if bar is not None:
             bar.stop()
         _echo(f"错误：{err}", err=True)
+        _print_set_aside(getattr(err, "set_aside", []), out)
         if err.incomplete:
             _echo(f"输出文件夹 {out} 不完整（没有 results.json）：本次结果未全部写出，排除问题后重新运行即可恢复全部输出。",
                        err=True)
@@ -255,6 +256,7 @@ def run(
         if bar is not None:
             bar.stop()
         _echo(f"perfxl 内部错误：{type(exc).__name__}: {exc}", err=True)
+        _print_set_aside(getattr(exc, "set_aside", []), out)
         _echo(f"输出文件夹 {out} 不完整（没有 results.json）。", err=True)
         _echo("提示：输入文件未被修改；请将这条信息和所用命令反馈给 perfxl 维护人员", err=True)
         raise typer.Exit(3) from exc
@@ -273,8 +275,6 @@ STATUS_ORDER = ("已审核", "有错误", "无法读取", "模板不符", "重�
 def _print_summary(batch, out: Path) -> None:
     from rich.console import Console
     from rich.table import Table
-
-    from perfxl.outfolder import KEEP
 
     statuses = Counter(r.status_label for r in batch.files)
     scored = [r for r in batch.files if r.scored]
@@ -310,10 +310,7 @@ def _print_summary(batch, out: Path) -> None:
             say(f"  {r.unit_code or '—'} {r.unit_name or r.file}（{codes}）")
     for note in batch.notes:
         say(f"警告：{note}")
-    if batch.set_aside:
-        say(f"以下 {len(batch.set_aside)} 个文件不是 perfxl 写的，或写出后被改动过，已移到 {out / KEEP}（未删除任何文件）：")
-        for original, kept in batch.set_aside:
-            say(f"  {original} → {kept}")
+    _print_set_aside(batch.set_aside, out)
     say(f"输出文件夹：{out}")
     reports = out / "reports"
     for label, path, pattern in (("汇总表", out / "summary.xlsx", ""), ("单位报告", reports, "*.md"),
@@ -324,6 +321,15 @@ def _print_summary(batch, out: Path) -> None:
             say(f"  {label}：{path}（{count} 份）")
         elif not pattern and path.exists():
             say(f"  {label}：{path}")
+
+
+def _print_set_aside(moved: list[tuple[str, str]], out: Path) -> None:
+    from perfxl.outfolder import KEEP
+
+    if moved:
+        _echo(f"以下 {len(moved)} 个文件不是 perfxl 写的，或写出后被改动过，已移到 {out / KEEP}（未删除任何文件）：")
+        for original, kept in moved:
+            _echo(f"  {original} → {kept}")
 
 
 def version_callback(value: bool) -> None:

@@ -31,6 +31,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 META = ".perfxl"
 KEEP = "保留"
@@ -135,26 +136,39 @@ class Writer:
             tmp = Path(name)
             os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs are ordinary files
         try:
-            yield tmp
             with environment(dest):
-                if journal:
-                    self._journal(rel, tmp)
+                try:
+                    yield tmp
+                except Exception as exc:  # a writer's own wrapper (xlsxwriter's FileCreateError) around a full disk
+                    cause = exc.args[0] if exc.args else None
+                    if isinstance(cause, OSError) and not isinstance(exc, OSError):
+                        raise cause from exc
+                    raise
+                line = self._journal(rel, tmp) if journal else None
                 if _same_content(tmp, dest):  # the file stays as it is, with its time (nothing changed)
                     tmp.unlink()
                 else:
                     os.replace(tmp, dest)
+                if line is not None:
+                    self._append([*line, 1])  # done: the path holds it now
         except BaseException:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise
 
-    def _journal(self, rel: str, tmp: Path) -> None:
-        """Write-ahead: the new content's size and hash are on record before it takes the path."""
+    def _journal(self, rel: str, tmp: Path) -> list:
+        """Write-ahead: the new content's size and hash are on record before it takes the path
+        (a second line with a 1 says it did)."""
+        line = [rel, tmp.stat().st_size, file_sha256(tmp)]
+        self._append(line)
+        return line
+
+    def _append(self, line: list) -> None:
         folder = self.root / META / "journal"
         folder.mkdir(parents=True, exist_ok=True)
-        line = json.dumps([rel, tmp.stat().st_size, file_sha256(tmp)], ensure_ascii=False) + "\n"
+        text = json.dumps(line, ensure_ascii=False) + "\n"
         with _JOURNAL_LOCK, open(folder / f"{os.getpid()}.jsonl", "a", encoding="utf-8") as fh:
-            fh.write(line)
+            fh.write(text)
 
     def write_text(self, rel: str, text: str, journal: bool = True) -> None:
         with self.path(rel, journal) as tmp:
@@ -204,7 +218,7 @@ class OutputFolder:
                 (root / META).mkdir(parents=True)
                 _hide(root / META)
         folder = cls(root)
-        folder._lock = _FolderLock.acquire(root / META / "lock")
+        folder._lock = _FolderLock.acquire(root / META / "lock")  # refuses a second holder, in this process too
         try:
             with environment(root / META):
                 folder.entries = folder._read_manifest()
@@ -232,15 +246,31 @@ class OutputFolder:
     def _recover(self) -> None:
         """After an interrupted run: files it wrote are known by their journaled hashes; its
         temporary files go. Then the manifest is written afresh and the journals removed."""
-        journals = sorted((self.root / META / "journal").glob("*.jsonl"))
+        self._fold_journals()
+        shutil.rmtree(self.root / META / "tmp", ignore_errors=True)
+
+    def _fold_journals(self) -> None:
+        """Journaled writes into the manifest: a write that was done, or whose content is on disk
+        (a run killed between its journal line and its rename may or may not have renamed)."""
+        folder = self.root / META / "journal"
+        journals = sorted(folder.glob("*.jsonl"))
+        intended: dict[str, tuple[int, str]] = {}
+        done: dict[str, tuple[int, str]] = {}
         for journal in journals:
             for line in journal.read_text("utf-8", errors="replace").splitlines():
                 with contextlib.suppress(ValueError, TypeError):
-                    rel, size, sha = json.loads(line)
-                    path = self.root.joinpath(*str(rel).split("/"))
-                    if path.is_file() and path.stat().st_size == size and file_sha256(path) == sha:
-                        self.entries[str(rel)] = Entry(int(size), str(sha))
-        shutil.rmtree(self.root / META / "tmp", ignore_errors=True)
+                    item = json.loads(line)
+                    rel, size, sha = str(item[0]), int(item[1]), str(item[2])
+                    (done if len(item) > 3 else intended)[rel] = (size, sha)
+                    if len(item) == 3:
+                        done.pop(rel, None)  # a later write of the same path starts over
+        for rel, (size, sha) in intended.items():
+            if rel not in done:
+                path = self.path(rel)
+                if path.is_file() and path.stat().st_size == size and file_sha256(path) == sha:
+                    done[rel] = (size, sha)
+        for rel, (size, sha) in done.items():
+            self.entries[rel] = Entry(size, sha, self._current.get(rel, ""))
         self._write_manifest(self.entries)
         for journal in journals:
             journal.unlink()
@@ -343,16 +373,8 @@ class OutputFolder:
         later failure cannot orphan what was written so far."""
         if not self.managed:
             return
-        folder = self.root / META / "journal"
-        with environment(folder):
-            journals = sorted(folder.glob("*.jsonl"))
-            for journal in journals:
-                for line in journal.read_text("utf-8").splitlines():
-                    rel, size, sha = json.loads(line)
-                    self.entries[rel] = Entry(size, sha, self._current.get(rel, ""))
-            self._write_manifest(self.entries)
-            for journal in journals:
-                journal.unlink()
+        with environment(self.root / META / "journal"):
+            self._fold_journals()
 
     def finish(self) -> None:
         """A successful run: outputs of earlier runs that this one did not write go (or are set
@@ -397,10 +419,19 @@ class _FolderLock:
 
     def __init__(self, fh) -> None:
         self.fh = fh
+        self.ident = ""
+
+    #: folders locked by this process: a POSIX record lock does not conflict with its own
+    #: process, and a second descriptor closed would drop it, so the process keeps count itself
+    _held: ClassVar[set[str]] = set()
 
     @classmethod
     def acquire(cls, path: Path) -> _FolderLock:
         with environment(path):
+            ident = os.path.realpath(path)
+            if ident in cls._held:
+                raise OutputFolderError(str(path.parent.parent), f"这个输出文件夹正被本进程的另一次运行使用（进程 {os.getpid()}）",
+                                        "请等它运行结束后再运行，或用 --out 另选输出文件夹")
             fh = open(path, "a+b")  # noqa: SIM115  (held open for the whole run)
         try:
             locked = cls._try_lock(fh)
@@ -419,7 +450,10 @@ class _FolderLock:
             started = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S")
             fh.write(f"进程 {os.getpid()}，开始于 {started}".encode())
             fh.flush()
-        return cls(fh)
+        cls._held.add(ident)
+        lock = cls(fh)
+        lock.ident = ident
+        return lock
 
     @classmethod
     def _try_lock(cls, fh) -> bool:
@@ -458,3 +492,4 @@ class _FolderLock:
             else:
                 fcntl.lockf(self.fh.fileno(), fcntl.LOCK_UN)
         self.fh.close()
+        self._held.discard(self.ident)

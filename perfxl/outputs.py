@@ -10,7 +10,7 @@ from perfxl.model import BatchResult
 from perfxl.outfolder import OutputFolder, OutputFolderError
 from perfxl.pipeline import Options, run_candidates
 from perfxl.state import State
-from perfxl.worker import default_jobs, finish, in_background
+from perfxl.worker import cancel, default_jobs, finish, in_background
 
 
 def run_job(candidates: list[Candidate], options: Options, input_dir: Path, out_dir: Path, *,
@@ -26,7 +26,6 @@ def run_job(candidates: list[Candidate], options: Options, input_dir: Path, out_
         folder.remove("results.json")  # its presence means a run finished
         state = State(folder.root)
         batch = run_candidates(candidates, options, progress, jobs, state)
-        batch.notes.extend(state.notes)
         if roster is not None:
             from perfxl.roster import apply_roster
 
@@ -37,11 +36,13 @@ def run_job(candidates: list[Candidate], options: Options, input_dir: Path, out_
             unused_adjustments(batch, options.adjustments)
         state.compare(batch.files)  # after every batch-level finding, so since_last sees them
         write_all(batch, input_dir, folder, state, docx=docx, jobs=jobs)
+        batch.notes.extend(state.notes)  # a damaged line may show only when its entry is used
         folder.finish()
     except BaseException as exc:
         folder.abort()
         if isinstance(exc, OutputFolderError):
             exc.incomplete = True
+        exc.set_aside = list(folder.set_aside)  # type: ignore[attr-defined]  # the clerk must still learn of them
         raise
     finally:
         folder.release()
@@ -64,16 +65,20 @@ def write_all(batch: BatchResult, input_dir: Path, out: Path | OutputFolder, sta
     writer = folder.writer()
     folder.target("summary.xlsx")
     summary = in_background(write_summary, batch, writer)  # the other core writes it meanwhile
-    markdown = write_reports(batch, folder, state, jobs)
-    if docx:
-        from perfxl.docx import write_docx
+    try:
+        markdown = write_reports(batch, folder, state, jobs)
+        if docx:
+            from perfxl.docx import write_docx
 
-        write_docx(batch, folder, markdown, jobs, state)
-    write_feedback(batch, input_dir, folder, jobs or default_jobs(), memo=state)  # adds internal-error findings
-    write_html(batch, folder, markdown, state, jobs)
-    results = to_json(batch, state)  # before the state is saved: it remembers the entries
-    if state is not None:
-        state.save(writer)
+            write_docx(batch, folder, markdown, jobs, state)
+        write_feedback(batch, input_dir, folder, jobs or default_jobs(), memo=state)  # adds internal-error findings
+        write_html(batch, folder, markdown, state, jobs)
+        results = to_json(batch, state)  # before the state is saved: it remembers the entries
+        if state is not None:
+            state.save(writer)
+    except BaseException:
+        cancel(summary)  # nothing may be written after the run has failed
+        raise
     finish(summary, write_summary, batch, writer)
     folder.collect()
     write_results(batch, folder, text=results)

@@ -18,6 +18,7 @@ import multiprocessing as mp
 import os
 import pickle
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -42,11 +43,20 @@ except ImportError:  # Windows: the parent polls the workers' memory instead
 RLIMIT = resource is not None
 
 
+def _preload() -> list[str]:
+    """PRELOAD, without "__main__" when the main program is no file (`python -`, `python -c`):
+    the server cannot import it, and nothing of it can be sent to a child anyway."""
+    main = getattr(sys.modules.get("__main__"), "__file__", None)
+    if main and os.path.isfile(main):
+        return PRELOAD
+    return [name for name in PRELOAD if name != "__main__"]
+
+
 def _context():
     """forkserver where it exists (POSIX), else spawn (Windows): see the module docstring."""
     if "forkserver" in mp.get_all_start_methods():
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(PRELOAD)  # no effect once the server runs, which is fine
+        ctx.set_forkserver_preload(_preload())  # no effect once the server runs, which is fine
         return ctx
     return mp.get_context("spawn")
 
@@ -342,6 +352,16 @@ def in_background(fn: Callable, *args: object) -> mp.process.BaseProcess:
     lifeline.close()
     proc._perfxl_lifeline = alive  # type: ignore[attr-defined]  # closed by finish()
     return proc
+
+
+def cancel(proc: mp.process.BaseProcess) -> None:
+    """Stop a background job whose run failed, so that it writes nothing after the run ended."""
+    if proc.is_alive():
+        proc.kill()
+    proc.join()
+    alive = getattr(proc, "_perfxl_lifeline", None)
+    if alive is not None:
+        alive.close()
 
 
 def finish(proc: mp.process.BaseProcess, fn: Callable, *args: object) -> None:

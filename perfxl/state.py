@@ -182,7 +182,7 @@ class State:
             self._set_aside(f"无法读取（{exc.strerror or exc}）")
             return
         lines = data.split(b"\n")
-        if lines[0].rstrip(b"\r").decode("utf-8", "replace") != HEADER:
+        if lines[0].rstrip(b"\r").decode("utf-8-sig", "replace") != HEADER:  # Notepad adds a BOM
             self._set_aside("不是 perfxl 能识别的格式")
             return
         for number, line in enumerate(lines[1:], start=2):
@@ -193,7 +193,7 @@ class State:
                 kind, key, text = line.decode("utf-8").split("\t", 2)
                 if kind == "o":
                     continue  # outputs written by perfxl 0.1: the manifest (perfxl.outfolder) knows them now
-                if kind not in self._raw or not text:
+                if kind not in self._raw or not text or text[-1] not in '}"':  # a line cut short
                     raise ValueError(kind)
             except ValueError:  # UnicodeDecodeError is one
                 self._bad_line(number)

@@ -16,9 +16,9 @@ from pathlib import Path
 from perfxl.findings import Finding
 from perfxl.intake import Candidate
 from perfxl.model import FileResult
-from perfxl.pool import RLIMIT, Lost, Pool, RemoteTraceback, WorkerError, finish, in_background, warm_up
+from perfxl.pool import RLIMIT, Lost, Pool, RemoteTraceback, WorkerError, cancel, finish, in_background, warm_up
 
-__all__ = ["Lost", "RemoteTraceback", "WorkerError", "WorkerLost", "WorkerPool", "default_jobs", "finish",
+__all__ = ["Lost", "RemoteTraceback", "WorkerError", "WorkerLost", "WorkerPool", "cancel", "default_jobs", "finish",
            "in_background", "parallel_map", "warm_up"]
 
 
