@@ -192,7 +192,8 @@ def _tokens(text: str) -> list[_Tok]:
             ch = text[i]
             if "\u4e00" <= ch <= "\u9fff":
                 raise ExprError(f"不认识的字符“{ch}”：字段请写字段键（如 income_fiscal），不要写中文名称", pos)
-            raise ExprError(_HINTS.get(src[i], f"不认识的字符“{ch}”"), pos)
+            shown = ch if ch.isprintable() else f"U+{ord(ch):04X}"
+            raise ExprError(_HINTS.get(src[i], f"不认识的字符“{shown}”"), pos)
         kind, tok = m.lastgroup, m.group()
         i = m.end()
         if kind == "space":
@@ -200,7 +201,7 @@ def _tokens(text: str) -> list[_Tok]:
         if kind == "num":
             if i < len(src) and (src[i].isalnum() or src[i] in "._"):
                 j = i
-                while j < len(src) and (src[j].isalnum() or (src[j] in "._+-" and src[j - 1] in "eE")):
+                while j < len(src) and (src[j].isalnum() or src[j] in "._" or (src[j] in "+-" and src[j - 1] in "eE")):
                     j += 1
                 if src[i] in "eE":
                     raise ExprError(f"不支持科学计数法“{text[pos - 1:j]}”，请直接写出数字", pos)
@@ -232,8 +233,8 @@ def _tokens(text: str) -> list[_Tok]:
 # -- parser -------------------------------------------------------------------------------
 
 class _Parser:
-    def __init__(self, toks: list[_Tok]) -> None:
-        self.toks, self.i, self.depth = toks, 0, 0
+    def __init__(self, toks: list[_Tok], condition: bool) -> None:
+        self.toks, self.i, self.depth, self.condition = toks, 0, 0, condition
 
     def peek(self) -> _Tok:
         return self.toks[self.i]
@@ -286,7 +287,7 @@ class _Parser:
             return Group(inner, pos=tok.pos)
         if tok.kind == "func":
             return self.call(tok)
-        raise self.unexpected(tok, "此处缺少数字或字段")
+        raise self.unexpected(tok, "operand")
 
     def call(self, tok: _Tok) -> Expr:
         self.enter(tok)
@@ -311,11 +312,12 @@ class _Parser:
         if self.peek().kind != ")":
             if self.peek().kind == "end":
                 raise ExprError(f"{what}没有闭合：缺少与此处“(”对应的“)”", opener.pos)
-            raise self.unexpected(self.peek(), "此处应是逗号或右括号" if what != "括号" else "此处应是运算符或右括号")
+            raise self.unexpected(self.peek(), "inside" if what == "括号" else "call")
         self.take()
         self.depth -= 1
 
-    def unexpected(self, tok: _Tok, default: str) -> ExprError:
+    def unexpected(self, tok: _Tok, where: str) -> ExprError:
+        """The error for `tok` where it stands: "operand" expected, "inside" parentheses or a "call", "after" a side."""
         if tok.kind == "end":
             return ExprError("公式不完整，末尾缺少数字或字段", tok.pos)
         if tok.kind == ")":
@@ -323,14 +325,18 @@ class _Parser:
         if tok.kind == ",":
             return ExprError("逗号只能用在函数的括号里，分隔参数", tok.pos)
         if tok.kind == "cmp":
-            return ExprError(f"此处不能有比较符号“{tok.text}”（比较只用于校验条件，且只能有一个）", tok.pos)
+            if not self.condition:
+                return ExprError(f"指标值中不能有比较符号“{tok.text}”（比较只用于校验条件）", tok.pos)
+            if where == "operand":
+                return ExprError(f"比较符号“{tok.text}”前后缺少数字或字段", tok.pos)
+            return ExprError("校验条件只能有一个比较符号" if where == "after" else "比较符号不能放在括号或函数里", tok.pos)
         if tok.kind == "op":
             return ExprError(f"运算符“{tok.text}”前后缺少数字或字段", tok.pos)
-        return ExprError(f"“{tok.text}”前缺少运算符" if tok.kind in ("num", "name", "func", "(") else default, tok.pos)
+        return ExprError(f"“{tok.text}”前缺少运算符" + ("或逗号" if where == "call" else ""), tok.pos)
 
     def end(self) -> None:
         if self.peek().kind != "end":
-            raise self.unexpected(self.peek(), "此处缺少运算符")
+            raise self.unexpected(self.peek(), "after")
 
 
 def parse(text: str) -> Expr:
@@ -340,7 +346,7 @@ def parse(text: str) -> Expr:
         toks = toks[1:]
     if toks[0].kind == "end":
         raise ExprError("公式为空", 1)
-    p = _Parser(toks)
+    p = _Parser(toks, False)
     expr = p.sum()
     p.end()
     return expr
@@ -351,13 +357,13 @@ def parse_condition(text: str) -> Condition:
     toks = _tokens(text)
     if toks[0].kind == "end":
         raise ExprError("校验条件为空", 1)
-    p = _Parser(toks)
+    p = _Parser(toks, True)
     left = p.sum()
     op = p.peek()
     if op.kind != "cmp":
         if op.kind == "end":
             raise ExprError(f"校验条件需要一个比较符号：{'、'.join(COMPARISONS)}", op.pos)
-        raise p.unexpected(op, "此处缺少运算符")
+        raise p.unexpected(op, "after")
     p.take()
     right = p.sum()
     p.end()
@@ -408,7 +414,7 @@ def _kind(node: Expr, types: Mapping[str, str], problems: list[ExprError]) -> st
         return "number"
     for operand in _children(node):
         if _kind(operand, types, problems) == "date":
-            problems.append(ExprError(f"日期“{operand}”不能直接加减乘除或放进 {node.name if isinstance(node, Call) else '算式'}；"
-                                      "日期只能用在 DAYS(开始日期, 结束日期)、DAYS_LATE(日期) 中，或单独作为校验条件的一边",
-                                      operand.pos))
+            what = f"不能放进 {node.name}" if isinstance(node, Call) else "不能直接加减乘除"
+            problems.append(ExprError(f"日期“{operand}”{what}；日期只能用在 DAYS(开始日期, 结束日期)、DAYS_LATE(日期) 中，"
+                                      "或单独作为校验条件的一边", operand.pos))
     return "number"

@@ -22,7 +22,7 @@ class Result:
     """What an expression came to: `status` one of STATUSES, and what explains it."""
 
     status: str
-    value: Value | None = None  # int when only integers and days went in; Decimal after a division
+    value: Value | None = None  # int when only integer fields and days went in; literals are Decimal
     blank: tuple[str, ...] = ()  # the blank inputs, in order of appearance
     all_blank: bool = False  # every input blank: 不适用 where 空白时 says so (spec §4.3)
     numerator: Decimal | int | None = None  # of the division by zero, for the message

@@ -8,10 +8,11 @@ functions of Excel 2007 are written (no `_xlfn.` prefixes), so Excel, WPS and Li
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 
-from perfxl.spec.expr import Binary, Call, Condition, Expr, ExprError, Field, Number, render, walk
+from perfxl.spec.expr import Binary, Call, Condition, Expr, ExprError, Field, render, walk
 
 
 def _body(expr: Expr, name_of: Callable[[str], str], deadline: dt.date | None) -> tuple[str, int]:
@@ -50,9 +51,28 @@ def condition_to_excel(cond: Condition, name_of: Callable[[str], str], tolerance
     """
     if tolerance == 0:
         return f"{_body(cond.left, name_of, deadline)[0]}{cond.op}{_body(cond.right, name_of, deadline)[0]}"
-    tol = Number(tolerance)
+    # Excel subtracts in binary floating point: 100.01-100 is 0.0100000000000051, which would fail
+    # a check perfxl passes; rounding the difference to 9 places first keeps the two in step
+    diff = f"ROUND({_body(Binary('-', cond.left, cond.right), name_of, deadline)[0]},9)"
+    tol = format(tolerance, "f")
     if cond.op == "=":
-        return f"ABS({_body(Binary('-', cond.left, cond.right), name_of, deadline)[0]})<={format(tolerance, 'f')}"
-    # the tolerance favours the unit, as in evaluate_condition: l<=r+tol, l>r-tol …
-    shifted = Binary("+" if cond.op in ("<=", "<") else "-", cond.right, tol)
-    return f"{_body(cond.left, name_of, deadline)[0]}{cond.op}{_body(shifted, name_of, deadline)[0]}"
+        return f"ABS({diff})<={tol}"
+    return f"{diff}{cond.op}{tol}" if cond.op in ("<=", "<") else f"{diff}{cond.op}-{tol}"
+
+
+_CELL = re.compile(r"([a-z]{1,3})([0-9]+)\Z")
+_R1C1 = re.compile(r"(r[0-9]*)?(c[0-9]*)?\Z")
+
+
+def name_problem(key: str) -> str | None:
+    """Why a 字段键 cannot be an Excel defined name (it reads as a cell such as tax2020 or r1c1), or None."""
+    cell = _CELL.match(key)
+    if cell:
+        column = 0
+        for letter in cell[1]:
+            column = column * 26 + ord(letter) - 96
+        if column <= 16384 and 1 <= int(cell[2]) <= 1048576:  # XFD1048576, the last cell of a sheet
+            return f"字段键“{key}”在 Excel 中是单元格地址 {key.upper()}，不能作为名称，请改名（如 {key}_value）"
+    if _R1C1.match(key):
+        return f"字段键“{key}”在 Excel 中表示行或列（R1C1 写法），不能作为名称，请改名（如 {key}_value）"
+    return None
