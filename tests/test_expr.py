@@ -329,6 +329,14 @@ def test_limits_are_inclusive():
     parse("0.000000000000001234")  # leading zeros are not significant
 
 
+def test_a_long_flat_chain_stays_within_the_limits():
+    text = "+".join(["a"] * 250)[:499]
+    expr = parse(text)
+    assert str(expr) == text
+    assert evaluate(expr, {"a": 1}).value == 250
+    assert to_excel(expr, str).startswith('=IF(COUNT(a)<1,"",a+a+')
+
+
 def test_errors_survive_the_worker_pool():
     e = pickle.loads(pickle.dumps(ExprError("不认识的函数“POW”", 12)))
     assert (e.message, e.position, str(e)) == ("不认识的函数“POW”", 12, "第 12 个字符：不认识的函数“POW”")

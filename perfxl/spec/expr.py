@@ -370,8 +370,6 @@ def parse_condition(text: str) -> Condition:
     return Condition(left, op.text, right, op.pos)
 
 
-
-
 # -- types --------------------------------------------------------------------------------
 
 def check(node: Expr | Condition, types: Mapping[str, str]) -> list[ExprError]:
