@@ -55,7 +55,7 @@ print(n)
 
 
 def _values(i: int, rng: random.Random) -> dict[str, object]:
-    from perfxl.rubric import load_rubric
+    from perfxl.spec.rubric import load_rubric
 
     rubric = load_rubric()
     income = Decimal(rng.randint(50_000, 5_000_000)) / 100
@@ -91,9 +91,9 @@ def _values(i: int, rng: random.Random) -> dict[str, object]:
 
 
 def generate(folder: Path, n: int) -> None:
-    from perfxl.fill import fill_workbook
-    from perfxl.rubric import load_rubric
-    from perfxl.template import build_template
+    from perfxl.spec.rubric import load_rubric
+    from perfxl.write.fill import fill_workbook
+    from perfxl.write.template import build_template
 
     folder.mkdir(parents=True, exist_ok=True)
     template = folder.parent / "template.xlsx"
@@ -192,7 +192,7 @@ def main() -> None:
 
 def _touch_value(path: Path, r: int) -> None:
     """Change one input value of a return, as a unit correcting its file would."""
-    from perfxl.fill import fill_workbook
+    from perfxl.write.fill import fill_workbook
 
     fill_workbook(path, {"contact": f"联系人{r}"}, path)
 

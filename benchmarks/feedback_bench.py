@@ -2,12 +2,12 @@
 
     python benchmarks/feedback_bench.py [--files 200] [--rounds 5] [--keep DIR]
 
-Generates N filled returns from the template (perfxl.fill), each with at least one error or
+Generates N filled returns from the template (perfxl.write.fill), each with at least one error or
 warning (balance, unexplained deductions, a blank required field, a wrong total), runs
-perfxl.pipeline.run_batch on them once, then times, in alternating rounds with the order
+perfxl.run.pipeline.run_batch on them once, then times, in alternating rounds with the order
 rotated, four ways of writing the same feedback files from the same findings:
 
-  (a) perfxl.feedback.write_feedback, jobs=1: the unit's package patched (what perfxl ships);
+  (a) perfxl.write.feedback.write_feedback, jobs=1: the unit's package patched (what perfxl ships);
   (b) openpyxl: load_workbook, insert 审核意见, fill and comment the cells, save;
   (c) perfxl's values-only rebuild with xlsxwriter (its fallback for .xls/.ods), for scale;
   (d) (a) with write_feedback's process pool on the usable cores (pool start-up included).
@@ -72,9 +72,9 @@ def _values(i: int, rng: random.Random, rubric) -> dict[str, object]:
 
 
 def generate(folder: Path, n: int) -> None:
-    from perfxl.fill import fill_workbook
-    from perfxl.rubric import load_rubric
-    from perfxl.template import build_template
+    from perfxl.spec.rubric import load_rubric
+    from perfxl.write.fill import fill_workbook
+    from perfxl.write.template import build_template
 
     rubric = load_rubric("gd-dept-2020")
     folder.mkdir(parents=True, exist_ok=True)
@@ -94,9 +94,9 @@ def openpyxl_feedback(src: Path, dest: Path, review, marks) -> None:
     from openpyxl.comments import Comment
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
 
-    from perfxl.feedback import COLOURS
-    from perfxl.ooxml_comments import AUTHOR, line_count
-    from perfxl.ooxml_patch import LINK_COL, REPLY_COL, SEVERITY_COL, WIDTHS
+    from perfxl.ooxml.comments import AUTHOR, line_count
+    from perfxl.ooxml.patch import LINK_COL, REPLY_COL, SEVERITY_COL, WIDTHS
+    from perfxl.write.feedback import COLOURS
 
     wb = openpyxl.load_workbook(src)
     ws = wb.create_sheet(review.sheet_name, 0)
@@ -152,8 +152,8 @@ def openpyxl_feedback(src: Path, dest: Path, review, marks) -> None:
 
 
 def _ways(batch, inputs: Path, out: Path):
-    from perfxl.feedback import build_marks, build_review, needs_feedback, rebuilt_copy, write_feedback
-    from perfxl.worker import default_jobs
+    from perfxl.run.worker import default_jobs
+    from perfxl.write.feedback import build_marks, build_review, needs_feedback, rebuilt_copy, write_feedback
 
     todo = [r for r in batch.files if needs_feedback(r)]
     cores = default_jobs()
@@ -197,10 +197,11 @@ def _cached_values(data: bytes) -> int:
 
 def fidelity(batch) -> str:
     """Cached formula values kept by (a) and (b) on a LibreOffice-saved return."""
-    from perfxl.feedback import build_marks, build_review, feedback_bytes
     from perfxl.findings import Finding
-    from perfxl.pipeline import Options, process_file
-    from perfxl.rubric import load_rubric
+    from perfxl.model import Options
+    from perfxl.run.pipeline import process_file
+    from perfxl.spec.rubric import load_rubric
+    from perfxl.write.feedback import build_marks, build_review, feedback_bytes
 
     src = ROOT / "tests" / "fixtures" / "lo-T103.xlsx"
     result = process_file(src, src.name, Options.for_rubric(load_rubric("gd-dept-2020")))
@@ -224,8 +225,9 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="generate into (and keep) this folder")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
-    from perfxl.pipeline import Options, run_batch
-    from perfxl.rubric import load_rubric
+    from perfxl.model import Options
+    from perfxl.run.pipeline import run_batch
+    from perfxl.spec.rubric import load_rubric
 
     tmp = Path(tempfile.mkdtemp(prefix="perfxl-feedback-bench-"))
     base = args.keep or tmp

@@ -4,7 +4,7 @@
     python examples/make_samples.py --check    # only verify the committed folder (exit 1 on mismatch)
 
 Every returned workbook is made the way a unit would make it: the blank template from
-`perfxl.template.build_template`, filled through its defined names with openpyxl, then edited
+`perfxl.write.template.build_template`, filled through its defined names with openpyxl, then edited
 where the sample needs it (a 分值 overwritten, rows inserted, a formula typed). A few samples
 are not template copies at all (pasted into a fresh workbook, an unrelated workbook, a web page
 saved as .xls, a Word attachment, an Excel lock file). The output is deterministic: the zip
@@ -34,11 +34,11 @@ from typing import NamedTuple
 import openpyxl
 from openpyxl.worksheet.cell_range import CellRange, MultiCellRange
 
-from perfxl.model import STATUS_LABELS, FileResult
-from perfxl.pipeline import BatchResult, Options, run_batch
-from perfxl.rubric import load_rubric
-from perfxl.template import build_template
-from perfxl.values import format_number
+from perfxl.model import STATUS_LABELS, FileResult, Options
+from perfxl.read.values import format_number
+from perfxl.run.pipeline import BatchResult, run_batch
+from perfxl.spec.rubric import load_rubric
+from perfxl.write.template import build_template
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "returns-2020"

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from perfxl.fields import fields as field_specs
 from perfxl.findings import CATALOGUE
-from perfxl.rubric import Rubric, RubricError, builtin_ids, load_rubric
+from perfxl.spec.fields import fields as field_specs
+from perfxl.spec.rubric import Rubric, RubricError, builtin_ids, load_rubric
 
 STATUSES = ("reviewed", "error", "unreadable", "duplicate", "ignored")
 SEVERITIES = ("error", "warning", "info")

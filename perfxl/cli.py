@@ -52,8 +52,8 @@ def _fail(err: UsageError) -> typer.Exit:
 
 
 def _options(rubric: str, year: int | None, deadline: str | None, **kw):
-    from perfxl.pipeline import Options
-    from perfxl.rubric import RubricError, load_rubric
+    from perfxl.model import Options
+    from perfxl.spec.rubric import RubricError, load_rubric
 
     try:
         rub = load_rubric(rubric)
@@ -80,7 +80,7 @@ def _roster(path: Path | None):
     """Load the roster before any file is read; a bad one is a usage error."""
     if path is None:
         return None
-    from perfxl.roster import RosterError, load_roster
+    from perfxl.read.roster import RosterError, load_roster
 
     try:
         return load_roster(path)
@@ -110,7 +110,7 @@ def template(
     roster: RosterOpt = None,
 ) -> None:
     """生成下发给各单位的空白填报模板；给出 --roster 时为名单中每个单位生成一份预填并锁定的模板。"""
-    from perfxl.template import build_template
+    from perfxl.write.template import build_template
 
     try:
         opts = _options(rubric, year, deadline)
@@ -123,8 +123,8 @@ def template(
     except UsageError as err:
         raise _fail(err) from err
     if units is not None:
-        from perfxl.outfolder import OutputFolderError
-        from perfxl.roster import write_prefilled
+        from perfxl.write.errors import OutputFolderError
+        from perfxl.write.prefill import write_prefilled
 
         try:
             written = write_prefilled(units, opts.rubric, opts.year, out)
@@ -165,10 +165,10 @@ def check(
     roster: RosterOpt = None,
 ) -> None:
     """检查一个或多个报回文件，列出发现的问题；有错误时退出码为 1。"""
-    from perfxl.worker import warm_up
+    from perfxl.run.worker import warm_up
 
     warm_up()  # the reading processes' server starts while the options and rubric load
-    from perfxl.pipeline import candidates_for, run_candidates
+    from perfxl.run.pipeline import candidates_for, run_candidates
 
     try:
         opts = _options(rubric, year, deadline)
@@ -180,7 +180,7 @@ def check(
         raise _fail(err) from err
     batch = run_candidates(candidates_for(paths), opts, jobs=jobs)
     if units is not None:
-        from perfxl.roster import apply_roster
+        from perfxl.review.ledger import apply_roster
 
         apply_roster(batch, units)
     _print_findings(batch)
@@ -208,20 +208,20 @@ def run(
     docx: Annotated[bool, typer.Option("--docx", help="同时生成 Word 版自评报告（reports/*.docx，公文样式）。")] = False,
 ) -> None:
     """批量复核：读取文件夹中的全部报回文件，生成报告、汇总表和 results.json。"""
-    from perfxl.worker import warm_up
+    from perfxl.run.worker import warm_up
 
     warm_up()  # the reading processes' server starts while the options, roster and folder load
     import dataclasses
 
-    from perfxl.intake import discover
-    from perfxl.outfolder import OutputFolderError
-    from perfxl.outputs import run_job
+    from perfxl.read.intake import discover
+    from perfxl.run.job import run_job
+    from perfxl.write.errors import OutputFolderError
 
     try:
         opts = _options(rubric, year, deadline)
         units = _roster(roster)
         if adjust is not None:
-            from perfxl.adjust import AdjustmentError, load_adjustments
+            from perfxl.review.adjust import AdjustmentError, load_adjustments
 
             try:
                 adjustments = load_adjustments(adjust, opts.rubric, units)
@@ -269,12 +269,11 @@ def run(
         raise typer.Exit(3)
 
 
-STATUS_ORDER = ("已审核", "有错误", "无法读取", "模板不符", "重复已忽略", "已忽略")
-
-
 def _print_summary(batch, out: Path) -> None:
     from rich.console import Console
     from rich.table import Table
+
+    from perfxl.model import STATUS_ORDER
 
     statuses = Counter(r.status_label for r in batch.files)
     scored = [r for r in batch.files if r.scored]
@@ -324,7 +323,7 @@ def _print_summary(batch, out: Path) -> None:
 
 
 def _print_set_aside(moved: list[tuple[str, str]], out: Path) -> None:
-    from perfxl.outfolder import KEEP
+    from perfxl.write.folder import KEEP
 
     if moved:
         _echo(f"以下 {len(moved)} 个文件不是 perfxl 写的，或写出后被改动过，已移到 {out / KEEP}（未删除任何文件）：")
@@ -355,7 +354,7 @@ def main() -> None:
     try:
         app()  # usage errors and exit codes are typer's; only what escapes a command lands here
     except OSError as exc:  # the environment, not perfxl: no space, read-only, a file held open …
-        from perfxl.outfolder import describe
+        from perfxl.write.errors import describe
 
         _echo(f"错误：{exc.filename or ''}：{describe(exc)}", err=True)
         _echo("提示：请换一个可写的输出位置，或关闭正在打开该文件的 Excel/WPS 后重新运行", err=True)

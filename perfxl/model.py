@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from perfxl.findings import Finding, Severity
-from perfxl.rubric import Rubric
+from perfxl.spec.rubric import Rubric
 
 BASIC_SHEET = "基础数据表"
 SCORE_SHEET = "评分表"
@@ -22,8 +22,54 @@ STATUS_LABELS = {
     "duplicate": "重复已忽略",
     "ignored": "已忽略",
 }
+#: 汇总's 状态 in display order: the terminal, the summary and the overview page list them so
+STATUS_ORDER = ("已审核", "有错误", "无法读取", "模板不符", "重复已忽略", "已忽略")
 MISMATCH_CODES = frozenset({"not-a-template", "template-mismatch"})
 UNREADABLE_CODES = frozenset({"file-unreadable", "file-encrypted", "file-unsafe", "internal-error"}) | MISMATCH_CODES
+
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Safety limits of spec §7; options may raise them."""
+
+    file_bytes: int = 50 * MIB
+    uncompressed_bytes: int = 1024 * MIB
+    ratio: int = 100
+    ratio_member_bytes: int = 10 * MIB
+    members: int = 10_000
+    rows: int = 10_000
+    cols: int = 200
+    seconds: float = 30.0
+    memory_bytes: int = 2048 * MIB
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """The bureau's own judgement of a manual indicator (`--adjust`)."""
+
+    score: Decimal
+    reason: str
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything a batch depends on besides its files."""
+
+    rubric: Rubric
+    year: int
+    deadline: dt.date
+    #: unit code -> indicator code -> the bureau's adjustment
+    adjustments: dict[str, dict[str, Adjustment]] = field(default_factory=dict)
+    limits: Limits = Limits()
+
+    @classmethod
+    def for_rubric(cls, rubric: Rubric, year: int | None = None, deadline: dt.date | None = None,
+                   **kw) -> Options:
+        y = year if year is not None else rubric.year
+        return cls(rubric, y, deadline or rubric.deadline(y), **kw)
 
 
 @dataclass

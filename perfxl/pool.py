@@ -33,7 +33,7 @@ ORPHANED = 70  # the exit status of a child whose parent is gone (nobody is left
 #: every child would run the parent's main script again to unpickle what it was sent. Only what
 #: reading needs: the server's preload delays the first worker, and `perfxl check` needs no
 #: writer (a rendering worker imports its writer itself, in parallel with the others)
-PRELOAD = ["__main__", "perfxl.pool", "perfxl.worker", "perfxl.pipeline"]
+PRELOAD = ["__main__", "perfxl.pool", "perfxl.run.worker", "perfxl.run.pipeline"]
 
 try:
     import resource

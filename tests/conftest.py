@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from perfxl.fill import fill_workbook
-from perfxl.pipeline import Options, process_file
-from perfxl.rubric import load_rubric
-from perfxl.template import build_template
+from perfxl.model import Options
+from perfxl.run.pipeline import process_file
+from perfxl.spec.rubric import load_rubric
+from perfxl.write.fill import fill_workbook
+from perfxl.write.template import build_template
 
 RUBRIC = load_rubric("gd-dept-2020")
 

@@ -10,12 +10,11 @@ import pytest
 from conftest import RUBRIC
 from typer.testing import CliRunner
 
-from perfxl.adjust import AdjustmentError, load_adjustments, unused_adjustments
 from perfxl.cli import app
-from perfxl.model import BatchResult
-from perfxl.pipeline import Options, process_file
-from perfxl.roster import load_roster
-from perfxl.scoring import Adjustment
+from perfxl.model import Adjustment, BatchResult, Options
+from perfxl.read.roster import load_roster
+from perfxl.review.adjust import AdjustmentError, load_adjustments, unused_adjustments
+from perfxl.run.pipeline import process_file
 
 HEADER = "单位编码,指标编码,核定得分,理由\n"
 
@@ -153,15 +152,15 @@ def test_unused_adjustments_warn_once():
     ("T404,B4,3,理由\n", "不在单位名单"),
 ])
 def test_bad_adjustments_stop_run_with_exit_2(tmp_path, make_return, monkeypatch, rows, reason):
-    import perfxl.intake
-    import perfxl.outputs  # imported before the patch, so that it cannot keep `boom`
-    import perfxl.pipeline
+    import perfxl.read.intake
+    import perfxl.run.job  # imported before the patch, so that it cannot keep `boom`
+    import perfxl.run.pipeline
 
     def boom(*a, **k):
         raise AssertionError("a file was read")
 
-    monkeypatch.setattr(perfxl.intake, "discover", boom)
-    monkeypatch.setattr(perfxl.pipeline, "run_candidates", boom)
+    monkeypatch.setattr(perfxl.read.intake, "discover", boom)
+    monkeypatch.setattr(perfxl.run.pipeline, "run_candidates", boom)
     ret = make_return("in/T001.xlsx")
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["run", str(ret.parent), "-o", str(out), "--roster", str(_roster(tmp_path)),

@@ -17,8 +17,8 @@ import pytest
 import xlsxwriter
 from conftest import RUBRIC, codes, good_values
 
-from perfxl.fields import fields
 from perfxl.findings import CATALOGUE, Severity
+from perfxl.spec.fields import fields
 
 D = Decimal
 BASIC, SCORE, META = "基础数据表", "评分表", "_meta"

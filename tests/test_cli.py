@@ -127,12 +127,12 @@ def test_two_fresh_runs_give_byte_identical_outputs(tmp_path):
 
 
 def test_an_internal_error_ends_with_a_message_not_a_traceback(tmp_path, monkeypatch):
-    import perfxl.outputs
+    import perfxl.run.job
 
     def broken(*args, **kwargs):
         raise RuntimeError("模拟的内部错误")
 
-    monkeypatch.setattr(perfxl.outputs, "write_all", broken)
+    monkeypatch.setattr(perfxl.run.job, "write_all", broken)
     monkeypatch.setattr(sys, "argv", ["perfxl", "run", str(EXAMPLES), "--out", str(tmp_path / "o")])
     from perfxl.cli import main
 
@@ -142,9 +142,9 @@ def test_an_internal_error_ends_with_a_message_not_a_traceback(tmp_path, monkeyp
 
 
 def test_internal_error_message_is_plain_chinese(tmp_path, monkeypatch, capsys):
-    import perfxl.outputs
+    import perfxl.run.job
 
-    monkeypatch.setattr(perfxl.outputs, "write_all", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("x")))
+    monkeypatch.setattr(perfxl.run.job, "write_all", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("x")))
     monkeypatch.setattr(sys, "argv", ["perfxl", "run", str(EXAMPLES), "--out", str(tmp_path / "o")])
     from perfxl.cli import main
 

@@ -26,8 +26,8 @@ from conftest import good_values
 from typer.testing import CliRunner
 
 from perfxl.cli import app
-from perfxl.fill import fill_workbook
-from perfxl.outfolder import KEEP
+from perfxl.write.fill import fill_workbook
+from perfxl.write.folder import KEEP
 
 pytestmark = pytest.mark.slow
 

@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 from conftest import RUBRIC
 
-import perfxl.worker
-from perfxl.intake import LINK_AGAIN, LINK_BROKEN, LINK_LOOP, LINK_OUTSIDE, Candidate, discover, source_path
-from perfxl.pipeline import Options, run_candidates
-from perfxl.results import to_json
-from perfxl.state import State
+import perfxl.run.worker
+from perfxl.model import Options
+from perfxl.read.intake import LINK_AGAIN, LINK_BROKEN, LINK_LOOP, LINK_OUTSIDE, Candidate, discover, source_path
+from perfxl.run.pipeline import run_candidates
+from perfxl.run.state import State
+from perfxl.write.results import to_json
 
 OPTIONS = Options.for_rubric(RUBRIC)
 posix_names = pytest.mark.skipif(sys.platform == "win32", reason="Windows file names are always Unicode")
@@ -82,7 +83,7 @@ def test_names_that_are_not_utf8_are_read_listed_and_cached(tmp_path, make_retur
     def no_pool(*a, **k):
         raise AssertionError("a file was read again")
 
-    monkeypatch.setattr(perfxl.worker, "WorkerPool", no_pool)
+    monkeypatch.setattr(perfxl.run.worker, "WorkerPool", no_pool)
     again = run_candidates(discover(folder), OPTIONS, jobs=1, state=State(out))
     assert [(r.file, r.status) for r in again.files] == [(r.file, r.status) for r in batch.files]
 

@@ -20,10 +20,11 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
-from perfxl.docx import column_widths, markdown_to_docx, write_docx
-from perfxl.fill import fill_workbook
-from perfxl.pipeline import Options, run_batch
-from perfxl.report import write_reports
+from perfxl.model import Options
+from perfxl.run.pipeline import run_batch
+from perfxl.write.docx import column_widths, markdown_to_docx, write_docx
+from perfxl.write.fill import fill_workbook
+from perfxl.write.report import write_reports
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE = REPO / "templates" / "reference.docx"

@@ -17,11 +17,11 @@ import python_calamine
 from conftest import RUBRIC
 from openpyxl.comments import Comment
 
-from perfxl.feedback import feedback_bytes, write_feedback
 from perfxl.findings import Finding
-from perfxl.model import BatchResult
-from perfxl.ooxml import read_package
-from perfxl.pipeline import Options, process_file, run_batch
+from perfxl.model import BatchResult, Options
+from perfxl.read.package import read_package
+from perfxl.run.pipeline import process_file, run_batch
+from perfxl.write.feedback import feedback_bytes, write_feedback
 
 FIXTURES = Path(__file__).parent / "fixtures"
 OPTIONS = Options.for_rubric(RUBRIC)
@@ -384,7 +384,7 @@ def test_libreoffice_reads_the_feedback_back(make_return, tmp_path):
 
 
 def test_legacy_drawing_goes_where_the_schema_wants_it():
-    from perfxl.ooxml_cells import _Sheet
+    from perfxl.ooxml.cells import _Sheet
 
     head = ('<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
             'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheetData/>')
@@ -405,7 +405,7 @@ def test_legacy_drawing_goes_where_the_schema_wants_it():
 
 
 def test_cell_text_is_escaped_the_way_excel_reads_it():
-    from perfxl.ooxml_package import xstring
+    from perfxl.ooxml.package import xstring
 
     assert xstring("a<b & _x0041_\x01") == "a&lt;b &amp; _x005F_x0041__x0001_"
 
@@ -422,13 +422,13 @@ def test_resubmission_shows_what_changed(make_return, tmp_path):
     wb = openpyxl.load_workbook(out)
     notes = " ".join(str(c.value) for c in wb["审核意见"]["A"][:6])
     assert "已解决：自评总分与分项合计不符（total-mismatch）" in notes
-    assert "仍未解决：收支不平衡（balance-mismatch）" in notes
-    assert "年末结转和结余 52.53→42.53" in notes
+    assert "仍存在：收支不平衡（balance-mismatch）" in notes
+    assert "年末结转和结余 52.53 → 42.53" in notes  # the one wording of report, summary and feedback
     assert [r[1] for r in review_rows(wb)] == ["错误", "警告"]
 
 
 def test_a_process_pool_writes_the_same_files(make_return, tmp_path, monkeypatch):
-    from perfxl import feedback
+    from perfxl.write import feedback
 
     make_return("in/a.xlsx", unit_code="A001", carryover_end=Decimal("42.53"))
     make_return("in/b.xlsx", unit_code="B001", score_A1=4.0, note_A1=None, score_total=99)

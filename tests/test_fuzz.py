@@ -21,9 +21,10 @@ import pytest
 from conftest import RUBRIC
 
 from perfxl.findings import CATALOGUE
-from perfxl.intake import discover
-from perfxl.pipeline import Options
-from perfxl.worker import WorkerPool
+from perfxl.model import Options
+from perfxl.read.intake import discover
+from perfxl.run.pipeline import process_file
+from perfxl.run.worker import WorkerPool
 
 MUTATIONS_PER_PART = 10
 RANDOM_FILES = 20
@@ -132,7 +133,7 @@ def _flipped(data: bytes, rng: random.Random, count: int) -> list[bytes]:
 def fuzzed(tmp_path_factory, template_path) -> tuple[Path, list]:
     from conftest import good_values
 
-    from perfxl.fill import fill_workbook
+    from perfxl.write.fill import fill_workbook
 
     folder = tmp_path_factory.mktemp("fuzz")
     good_path = tmp_path_factory.mktemp("good") / "good.xlsx"
@@ -150,7 +151,7 @@ def fuzzed(tmp_path_factory, template_path) -> tuple[Path, list]:
     # the pool itself, not run_batch: every mutant carries the same unit code, and duplicate
     # resolution would hide how each one was read
     candidates = [c for c in discover(folder) if not c.ignore]
-    with WorkerPool(2, Options.for_rubric(RUBRIC)) as pool:
+    with WorkerPool(2, Options.for_rubric(RUBRIC), process_file) as pool:
         results = [r for _, r in pool.run(candidates)]
     return folder, SimpleNamespace(files=results)
 

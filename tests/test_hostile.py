@@ -10,7 +10,8 @@ import pytest
 from conftest import RUBRIC
 from hostile import FIXTURES, build_corpus
 
-from perfxl.pipeline import Options, process_file, run_batch
+from perfxl.model import Options
+from perfxl.run.pipeline import process_file, run_batch
 
 
 def _hashes(folder: Path) -> dict[str, str]:
@@ -22,7 +23,7 @@ def _hashes(folder: Path) -> dict[str, str]:
 def corpus(tmp_path_factory, template_path):
     from conftest import good_values
 
-    from perfxl.fill import fill_workbook
+    from perfxl.write.fill import fill_workbook
 
     folder = tmp_path_factory.mktemp("hostile")
     good = tmp_path_factory.mktemp("good") / "T001.xlsx"

@@ -14,10 +14,11 @@ from urllib.parse import unquote
 import pytest
 from conftest import RUBRIC, good_values
 
-from perfxl.fill import fill_workbook
-from perfxl.htmlpage import markdown_html, write_html
-from perfxl.pipeline import Options, run_batch
-from perfxl.report import write_reports
+from perfxl.model import Options
+from perfxl.run.pipeline import run_batch
+from perfxl.write.fill import fill_workbook
+from perfxl.write.html import markdown_html, write_html
+from perfxl.write.report import write_reports
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

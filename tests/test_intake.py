@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from hostile import SHEET_HEAD, SHEET_TAIL, _sheet_zip
 
-from perfxl.intake import Limits, Unreadable, sniff
+from perfxl.model import Limits
+from perfxl.read.intake import Unreadable, sniff
 
 
 def _sheet(cells: bytes) -> bytes:

@@ -18,15 +18,16 @@ import python_calamine
 from conftest import RUBRIC
 from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 
-from perfxl import feedback, pipeline
-from perfxl.badfile import file_problem
-from perfxl.feedback import feedback_bytes, needs_feedback
 from perfxl.findings import CATALOGUE, Finding, Severity
-from perfxl.intake import Unreadable
-from perfxl.model import BatchResult, FileResult
-from perfxl.odf import merged_ranges
-from perfxl.ooxml_package import Unsupported
-from perfxl.pipeline import Options, process_bytes, process_file
+from perfxl.model import BatchResult, FileResult, Options
+from perfxl.ooxml.package import Unsupported
+from perfxl.read.badfile import file_problem
+from perfxl.read.intake import Unreadable
+from perfxl.read.odf import merged_ranges
+from perfxl.run import pipeline
+from perfxl.run.pipeline import process_bytes, process_file
+from perfxl.write import feedback
+from perfxl.write.feedback import feedback_bytes, needs_feedback
 
 FIXTURES = Path(__file__).parent / "fixtures"
 OPTIONS = Options.for_rubric(RUBRIC)

@@ -20,7 +20,8 @@ import pytest
 from typer.testing import CliRunner
 
 from perfxl.cli import app
-from perfxl.outfolder import KEEP, OutputFolder, OutputFolderError
+from perfxl.write.errors import OutputFolderError
+from perfxl.write.folder import KEEP, OutputFolder
 
 STATE = ".perfxl/state.jsonl"
 A, B, C = "A1_甲单位", "B1_乙单位", "C1_丙单位"
@@ -347,7 +348,7 @@ def test_out_below_a_file_from_a_real_process_prints_no_traceback(inbox, tmp_pat
 # -- 3. one run at a time -----------------------------------------------------------------------
 
 HOLD = ("import sys, time\n"
-        "from perfxl.outfolder import OutputFolder\n"
+        "from perfxl.write.folder import OutputFolder\n"
         "folder = OutputFolder.open(sys.argv[1])\n"
         "print('ready', flush=True)\n"
         "time.sleep(120)\n")

@@ -13,9 +13,10 @@ from openpyxl.utils.cell import coordinate_from_string
 from openpyxl.worksheet.cell_range import CellRange
 from test_checks import BASIC, META, SCORE, edit, write_book
 
-from perfxl.fields import fields
 from perfxl.model import BASIC_SHEET, SCORE_SHEET
-from perfxl.workbook import label_key, read_submission
+from perfxl.read.values import label_key
+from perfxl.read.workbook import read_submission
+from perfxl.spec.fields import fields
 
 D = Decimal
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -14,11 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from perfxl import report
-from perfxl.model import BatchResult, FileResult
-from perfxl.pipeline import Options
-from perfxl.report import environment, md, paras, render_report, safe_name, templates_dir, write_reports
-from perfxl.scoring import Adjustment
+from perfxl.model import Adjustment, BatchResult, FileResult, Options
+from perfxl.resources import templates_dir
+from perfxl.write.naming import safe_name
+from perfxl.write.report import environment, md, paras, render_report, write_reports
 
 OPTIONS = Options.for_rubric(RUBRIC)
 PARSER = MarkdownIt("commonmark").enable(["table", "strikethrough"])
@@ -318,8 +317,11 @@ def test_templates_dir_holds_the_report_template(monkeypatch):
     def missing(name):
         raise ModuleNotFoundError(name)
 
-    monkeypatch.setattr(report.resources, "files", missing)
-    assert templates_dir() == Path(report.__file__).resolve().parent.parent / "templates"
+    import perfxl
+    import perfxl.resources
+
+    monkeypatch.setattr(perfxl.resources.resources, "files", missing)
+    assert templates_dir() == Path(perfxl.__file__).resolve().parent.parent / "templates"
 
 
 # -- file names ----------------------------------------------------------------------------

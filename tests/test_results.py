@@ -14,8 +14,8 @@ from test_summary import EXPECTED_FILES, HYPERLINK, build_batch
 
 from perfxl.findings import Finding
 from perfxl.model import FileResult, IndicatorResult
-from perfxl.pipeline import BatchResult
-from perfxl.results import indicator_value, json_fields, json_value, to_json, write_results
+from perfxl.run.pipeline import BatchResult
+from perfxl.write.results import indicator_value, json_fields, json_value, to_json, write_results
 
 FILE_KEYS = ["file", "status", "unit_code", "unit_name", "fields", "indicators", "self_total",
              "reviewed_total", "self_grade", "reviewed_grade", "findings"]
@@ -165,8 +165,9 @@ def test_assembled_text_equals_one_json_dumps(tmp_path, make_return):
     what json.dumps(indent=2) gives for the whole document, also for an empty batch."""
     import json as _json
 
-    from perfxl.pipeline import Options, run_batch
-    from perfxl.results import to_dict, to_json
+    from perfxl.model import Options
+    from perfxl.run.pipeline import run_batch
+    from perfxl.write.results import to_dict, to_json
 
     make_return("in/a.xlsx", unit_code="A1")
     make_return("in/b.xlsx", unit_code="B1", unit_name='名称含"引号"和\\反斜杠')

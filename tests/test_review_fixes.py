@@ -13,9 +13,10 @@ from conftest import RUBRIC, codes
 from typer.testing import CliRunner
 
 from perfxl.cli import app
-from perfxl.intake import Limits, discover
-from perfxl.pipeline import Options, run_batch
-from perfxl.state import State
+from perfxl.model import Limits, Options
+from perfxl.read.intake import discover
+from perfxl.run.pipeline import run_batch
+from perfxl.run.state import State
 
 runner = CliRunner()
 
@@ -50,7 +51,7 @@ def test_unit_names_are_never_terminal_markup(tmp_path, make_return):
 
 
 def test_results_json_is_removed_when_the_run_starts(tmp_path, make_return, monkeypatch):
-    import perfxl.outputs
+    import perfxl.run.job
 
     make_return("in/a.xlsx")
     out = tmp_path / "out"
@@ -60,21 +61,23 @@ def test_results_json_is_removed_when_the_run_starts(tmp_path, make_return, monk
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(perfxl.outputs, "run_candidates", interrupted)
+    monkeypatch.setattr(perfxl.run.job, "run_candidates", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        perfxl.outputs.run_job(discover(tmp_path / "in"), Options.for_rubric(RUBRIC), tmp_path / "in", out)
+        perfxl.run.job.run_job(discover(tmp_path / "in"), Options.for_rubric(RUBRIC), tmp_path / "in", out)
     assert not (out / "results.json").exists()  # a run that did not finish leaves no results.json
 
 
 def test_editing_an_output_template_renders_the_reports_again(tmp_path, monkeypatch):
     import shutil
 
-    import perfxl.report
-    from perfxl.state import code_fingerprint
+    import perfxl.resources
+    import perfxl.write.report
+    from perfxl.run.state import code_fingerprint
 
     copy = tmp_path / "templates"
-    shutil.copytree(perfxl.report.templates_dir(), copy)
-    monkeypatch.setattr(perfxl.report, "templates_dir", lambda: copy)
+    shutil.copytree(perfxl.resources.templates_dir(), copy)
+    monkeypatch.setattr(perfxl.resources, "templates_dir", lambda: copy)
+    monkeypatch.setattr(perfxl.write.report, "templates_dir", lambda: copy)
     code_fingerprint.cache_clear()
     before = code_fingerprint()
     (copy / "report.md.j2").write_text((copy / "report.md.j2").read_text("utf-8") + "\n", encoding="utf-8")
@@ -126,7 +129,7 @@ def test_a_renamed_score_column_is_one_finding(make_return, evaluate):
 
 
 def test_rubric_errors_reach_the_cli_as_exit_2(tmp_path, make_return):
-    text = (Path(__file__).resolve().parent.parent / "perfxl" / "rubrics" / "gd-dept-2020.toml").read_text("utf-8")
+    text = (Path(__file__).resolve().parent.parent / "perfxl" / "spec" / "rubrics" / "gd-dept-2020.toml").read_text("utf-8")
     bad = tmp_path / "bad.toml"
     bad.write_text(text.replace("weight = 15", 'weight = "十五"', 1), encoding="utf-8")
     make_return("in/a.xlsx")
@@ -136,7 +139,7 @@ def test_rubric_errors_reach_the_cli_as_exit_2(tmp_path, make_return):
 
 def test_duplicates_compare_modified_times_as_times():
     from perfxl.model import FileResult
-    from perfxl.pipeline import resolve_duplicates
+    from perfxl.run.pipeline import resolve_duplicates
 
     def result(name: str, modified: str) -> FileResult:
         return FileResult(file=name, unit_code="U1", fields={"filing_date": None}, modified=modified)

@@ -13,10 +13,11 @@ from conftest import RUBRIC, codes, good_values
 from typer.testing import CliRunner
 
 from perfxl.cli import app
-from perfxl.fill import fill_workbook
-from perfxl.model import BatchResult
-from perfxl.pipeline import Options, process_file
-from perfxl.roster import RosterError, apply_roster, load_roster
+from perfxl.model import BatchResult, Options
+from perfxl.read.roster import RosterError, load_roster
+from perfxl.review.ledger import apply_roster
+from perfxl.run.pipeline import process_file
+from perfxl.write.fill import fill_workbook
 
 ROSTER_CODES = ("not-submitted", "unknown-unit", "ledger-mismatch", "magnitude-suspect")
 HEADER = "单位编码,单位名称,主管部门,财政拨款收入年初预算数（万元）,编制总数（人）\n"
@@ -105,16 +106,16 @@ def test_bad_roster_raises_with_file_row_and_column(tmp_path, header, rows, expe
 
 
 def test_bad_roster_stops_cli_with_exit_2_before_reading_files(tmp_path, make_return, monkeypatch):
-    import perfxl.intake
-    import perfxl.outputs  # imported before the patch, so that it cannot keep `boom`
-    import perfxl.pipeline
+    import perfxl.read.intake
+    import perfxl.run.job  # imported before the patch, so that it cannot keep `boom`
+    import perfxl.run.pipeline
 
     def boom(*a, **k):
         raise AssertionError("a file was read")
 
-    monkeypatch.setattr(perfxl.intake, "discover", boom)
-    monkeypatch.setattr(perfxl.pipeline, "run_candidates", boom)
-    monkeypatch.setattr(perfxl.pipeline, "candidates_for", boom)
+    monkeypatch.setattr(perfxl.read.intake, "discover", boom)
+    monkeypatch.setattr(perfxl.run.pipeline, "run_candidates", boom)
+    monkeypatch.setattr(perfxl.run.pipeline, "candidates_for", boom)
     ret = make_return("in/T001.xlsx")
     runner = CliRunner()
     cases = {
@@ -273,7 +274,7 @@ def test_template_roster_refuses_a_file_as_output(tmp_path):
 def test_returned_prefilled_file_with_changed_code(tmp_path):
     roster_path = roster_csv(tmp_path, "T001,测试一局,,2999.76,70\nT002,测试二局,,2999.76,70\n")
     roster = load_roster(roster_path)
-    from perfxl.roster import write_prefilled
+    from perfxl.write.prefill import write_prefilled
 
     paths = write_prefilled(roster, RUBRIC, 2020, tmp_path / "tpl")
     assert [p.name for p in paths] == ["T001_测试一局.xlsx", "T002_测试二局.xlsx"]

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from perfxl.rubric import RubricError, load_rubric, parse_rubric
+from perfxl.spec.rubric import RubricError, load_rubric, parse_rubric
 
-DEFAULT_TEXT = resources.files("perfxl.rubrics").joinpath("gd-dept-2020.toml").read_text("utf-8")
+DEFAULT_TEXT = resources.files("perfxl.spec.rubrics").joinpath("gd-dept-2020.toml").read_text("utf-8")
 
 #: spec §4.1, copied by hand: code -> (一级, weight, rule kind)
 SPEC_TABLE = {
@@ -265,9 +265,9 @@ def test_unknown_id_says_what_exists():
 ])
 def test_malformed_rules_are_refused_at_load_not_at_scoring(tmp_path, old, new, words):
     """A rubric that would fail while scoring (KeyError, a non-number) is refused when loaded."""
-    from perfxl.rubric import load_rubric as load
+    from perfxl.spec.rubric import load_rubric as load
 
-    text = (Path(__file__).resolve().parent.parent / "perfxl" / "rubrics" / "gd-dept-2020.toml").read_text("utf-8")
+    text = (Path(__file__).resolve().parent.parent / "perfxl" / "spec" / "rubrics" / "gd-dept-2020.toml").read_text("utf-8")
     assert old in text
     path = tmp_path / "bad.toml"
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
@@ -277,9 +277,9 @@ def test_malformed_rules_are_refused_at_load_not_at_scoring(tmp_path, old, new, 
 
 
 def test_bands_without_otherwise_score_zero_past_the_last_band(tmp_path):
-    from perfxl.rubric import load_rubric as load
+    from perfxl.spec.rubric import load_rubric as load
 
-    text = (Path(__file__).resolve().parent.parent / "perfxl" / "rubrics" / "gd-dept-2020.toml").read_text("utf-8")
+    text = (Path(__file__).resolve().parent.parent / "perfxl" / "spec" / "rubrics" / "gd-dept-2020.toml").read_text("utf-8")
     path = tmp_path / "no-otherwise.toml"
     path.write_text(text.replace(", otherwise = 0 }", " }"), encoding="utf-8")
     assert "otherwise" not in load(str(path)).indicator("A2").rule

@@ -9,8 +9,9 @@ from decimal import Decimal
 import pytest
 from conftest import RUBRIC, codes
 
-from perfxl.scoring import Adjustment, score
-from perfxl.workbook import read_submission
+from perfxl.model import Adjustment
+from perfxl.read.workbook import read_submission
+from perfxl.review.scoring import score
 
 DEADLINE = dt.date(2021, 6, 20)
 D = Decimal

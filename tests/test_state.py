@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from conftest import RUBRIC
 
-import perfxl.worker as worker
-from perfxl.pipeline import Options, run_batch
-from perfxl.state import State, dump_result, load_result
+import perfxl.run.worker as worker
+from perfxl.model import Options
+from perfxl.run.pipeline import run_batch
+from perfxl.run.state import State, dump_result, load_result
 
 
 @pytest.fixture

@@ -13,12 +13,12 @@ import openpyxl
 import pytest
 from conftest import RUBRIC, good_values
 
-from perfxl.fields import fields
-from perfxl.fill import fill_workbook
 from perfxl.findings import Finding
-from perfxl.model import FileResult, IndicatorResult
-from perfxl.pipeline import BatchResult, Options, run_batch
-from perfxl.summary import MAX_TEXT, SUMMARY_HEADERS, TOTAL_LABEL, clean_text, write_summary
+from perfxl.model import FileResult, IndicatorResult, Options
+from perfxl.run.pipeline import BatchResult, run_batch
+from perfxl.spec.fields import fields
+from perfxl.write.fill import fill_workbook
+from perfxl.write.summary import MAX_TEXT, SUMMARY_HEADERS, TOTAL_LABEL, clean_text, write_summary
 
 HYPERLINK = '=HYPERLINK("http://x","y")'
 DDE = "+cmd|' /C calc'!A0"

@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 from conftest import RUBRIC
 
-from perfxl.fields import fields
+from perfxl.spec.fields import fields
 
 REPO = Path(__file__).resolve().parent.parent
 COMMITTED = REPO / "templates" / "data_template.xlsx"
@@ -123,7 +123,7 @@ def test_score_sheet_rows_carry_rubric_weights_and_criteria(wb):
 
 
 def test_prefilled_cells_are_locked(tmp_path):
-    from perfxl.template import build_template
+    from perfxl.write.template import build_template
 
     path = tmp_path / "pre.xlsx"
     build_template(path, RUBRIC, prefill={"unit_code": "440800001", "unit_name": "某单位"})
@@ -142,5 +142,5 @@ def test_wheel_ships_templates_rubric_and_fields(tmp_path):
     (wheel,) = tmp_path.glob("perfxl-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for member in ("perfxl/templates/data_template.xlsx", "perfxl/templates/report.md.j2",
-                   "perfxl/rubrics/gd-dept-2020.toml", "perfxl/fields.toml"):
+                   "perfxl/spec/rubrics/gd-dept-2020.toml", "perfxl/spec/fields.toml"):
         assert member in names

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from perfxl import values
-from perfxl.values import (
+from perfxl.read import values
+from perfxl.read.values import (
     is_empty_text,
     parse_code,
     parse_date,

@@ -16,10 +16,11 @@ import psutil
 import pytest
 from conftest import RUBRIC
 
-from perfxl import pipeline, worker
-from perfxl.intake import Limits, discover
-from perfxl.pipeline import Options
-from perfxl.worker import WorkerError, WorkerLost, WorkerPool, finish, in_background, parallel_map
+from perfxl.model import Limits, Options
+from perfxl.parallel import WorkerLost, parallel_map
+from perfxl.read.intake import discover
+from perfxl.run import pipeline, worker
+from perfxl.run.worker import WorkerError, WorkerPool, finish, in_background
 
 # Workers are started by the forkserver (spawned on Windows), so a monkeypatch in this process
 # never reaches them: the readers below are module-level functions the pool is given.
@@ -104,7 +105,7 @@ def test_options_and_rubric_travel_to_workers():
     import pickle
     from decimal import Decimal
 
-    from perfxl.scoring import Adjustment
+    from perfxl.model import Adjustment
 
     options = Options.for_rubric(RUBRIC, year=2021, deadline=dt.date(2022, 6, 30), limits=Limits(seconds=5),
                                  adjustments={"T001": {"A1": Adjustment(Decimal("4.5"), "核查")}})
@@ -201,7 +202,8 @@ def test_in_background_fails_non_zero_and_finish_shows_the_error_here(tmp_path):
 
 QUIET = textwrap.dedent("""
     import sys
-    from perfxl.worker import finish, in_background, parallel_map
+    from perfxl.parallel import parallel_map
+    from perfxl.run.worker import finish, in_background
 
 
     def fail(n):
@@ -238,10 +240,12 @@ PARENT = textwrap.dedent("""
     import os, sys, threading, time
     from pathlib import Path
 
-    from perfxl.intake import Candidate, Limits
-    from perfxl.pipeline import Options
-    from perfxl.rubric import load_rubric
-    from perfxl.worker import WorkerPool, in_background, parallel_map
+    from perfxl.model import Limits, Options
+    from perfxl.parallel import parallel_map
+    from perfxl.read.intake import Candidate
+    from perfxl.run.pipeline import process_file
+    from perfxl.run.worker import WorkerPool, in_background
+    from perfxl.spec.rubric import load_rubric
 
 
     def nap(seconds):
@@ -252,7 +256,7 @@ PARENT = textwrap.dedent("""
     def read_fifos(folder):
         options = Options.for_rubric(load_rubric("gd-dept-2020"), limits=Limits(seconds=600))
         fifos = [Candidate(p, p.name) for p in sorted(Path(folder).glob("*.xlsx"))]
-        with WorkerPool(2, options) as pool:
+        with WorkerPool(2, options, process_file) as pool:
             list(pool.run(fifos))
 
 

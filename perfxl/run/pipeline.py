@@ -1,0 +1,248 @@
+"""run_batch(folder, options) -> BatchResult: read, score and check every file. No printing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import stat
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from perfxl.findings import SEVERITY_ORDER, Finding
+from perfxl.model import UNREADABLE_CODES, BatchResult, FileResult, Options, Submission
+from perfxl.read.badfile import file_problem, is_panic
+from perfxl.read.intake import Candidate, discover, sniff
+from perfxl.read.workbook import enough_fields, read_submission
+from perfxl.review.checks import Context, run_checks, template_findings
+from perfxl.review.scoring import score
+from perfxl.run.state import State, cache_key, options_fingerprint
+from perfxl.run.worker import internal_error
+
+
+def _sorted(findings: Iterable[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: SEVERITY_ORDER[f.severity])
+
+
+def _unique(findings: list[Finding]) -> list[Finding]:
+    """One missing-value per blank cell, however many indicators read it (B32 feeds A4 and B2)."""
+    seen: set[tuple] = set()
+    out = []
+    for f in findings:
+        key = (f.code, f.sheet, f.cells)
+        if f.code == "missing-value" and f.cells and key in seen:
+            continue
+        seen.add(key)
+        out.append(f)
+    return out
+
+
+def _status(findings: list[Finding]) -> str:
+    if any(f.code in UNREADABLE_CODES for f in findings):
+        return "unreadable"
+    if any(f.severity.value == "error" for f in findings):
+        return "error"
+    return "reviewed"
+
+
+def _field_values(sub: Submission) -> dict[str, object]:
+    return {k: fv.value for k, fv in sub.fields.items()}
+
+
+def _unreadable(rel: str, code: str, message: str, **kw) -> FileResult:
+    return FileResult(file=rel, status="unreadable", findings=[Finding(code, message, file=rel)], **kw)
+
+
+def evaluate(sub: Submission, options: Options, rel: str) -> FileResult:
+    """Score and check a Submission that was read."""
+    rubric = options.rubric
+    meta_findings = template_findings(sub, rubric)
+    result = FileResult(file=rel, format=sub.format)
+    result.unit_code = sub.unit_code
+    result.unit_name = sub.value("unit_name")  # type: ignore[assignment]
+    result.department = sub.value("department")  # type: ignore[assignment]
+    if any(f.code == "template-mismatch" for f in meta_findings):
+        result.status = "unreadable"
+        result.findings = [f.located(rel, result.unit_code) for f in meta_findings]
+        return result
+    if (sub.basic_sheet is None and sub.score_sheet is None) or not enough_fields(sub):
+        result.status = "unreadable"
+        result.findings = [Finding("not-a-template",
+                                   "未找到“基础数据表”和“评分表”，或必填项不足一半：该文件不是本次下发的"
+                                   "自评模板，请使用下发的模板填报", file=rel)]
+        return result
+    adjustments = options.adjustments.get(result.unit_code or "", {})
+    scored = score(sub, rubric, options.deadline, adjustments)
+    ctx = Context(sub, scored, rubric, options.year, options.deadline)
+    findings = _unique([*sub.findings, *meta_findings, *scored.findings, *run_checks(ctx)])
+    result.findings = [f.located(rel, result.unit_code) for f in _sorted(findings)]
+    result.status = _status(result.findings)
+    result.fields = _field_values(sub)
+    result.cells = {k: (fv.sheet, fv.cell) for k, fv in sub.fields.items() if fv.cell}
+    result.indicators = scored.indicators
+    result.self_total, result.self_grade = scored.self_total, scored.self_grade
+    result.reviewed_total, result.reviewed_grade = scored.reviewed_total, scored.reviewed_grade
+    result.rescaled = scored.rescaled
+    return result
+
+
+def process_bytes(data: bytes, rel: str, options: Options) -> FileResult:
+    """One file's bytes -> FileResult. A reader's failure on bad bytes becomes a file finding,
+    any other failure an `internal-error`; only MemoryError (the worker's safety limit) and
+    interrupts escape."""
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        parts: dict[str, bytes] = {}
+        fmt = sniff(data, options.limits, parts)
+        sub, modified = read_submission(data, fmt, options.rubric, rel, options.limits.rows, parts)
+    except MemoryError:
+        raise
+    except BaseException as exc:  # BaseException: python-calamine's Rust panics are not Exceptions
+        problem = file_problem(exc)
+        if problem is not None:
+            return _unreadable(rel, *problem, sha256=digest)
+        if not isinstance(exc, Exception) and not is_panic(exc):
+            raise  # KeyboardInterrupt, SystemExit
+        return internal_error(rel, exc)
+    try:
+        result = evaluate(sub, options, rel)
+    except MemoryError:
+        raise
+    except Exception as exc:  # scoring and checks only see values already read: any failure is ours
+        return internal_error(rel, exc)
+    result.sha256, result.modified, result.format = digest, modified, fmt
+    return result
+
+
+def process_file(path: Path, rel: str, options: Options) -> FileResult:
+    """Read one file (read-only) and evaluate it."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return _unreadable(rel, "file-unreadable", f"无法打开文件（{exc.strerror or exc}），"
+                           "请确认文件没有被其他程序占用")
+    return process_bytes(data, rel, options)
+
+
+def ignored(candidate: Candidate) -> FileResult:
+    if candidate.companion:
+        message = ("不是电子表格文件，已忽略；如为压缩包，请解压后放入" if candidate.rel.lower().endswith(
+            (".zip", ".rar", ".7z")) else "不是电子表格文件（附件、说明等），已忽略")
+        code = "not-a-spreadsheet"
+    else:
+        message, code = f"{candidate.ignore}，已忽略", "ignored-file"
+    return FileResult(file=candidate.rel, status="ignored", findings=[Finding(code, message, file=candidate.rel)])
+
+
+def _modified(r: FileResult) -> dt.datetime:
+    """docProps/core.xml's dcterms:modified as an aware time (strings with other offsets or
+    fractions of a second would not compare); unknown or unparseable is the earliest."""
+    try:
+        when = dt.datetime.fromisoformat(r.modified or "")
+    except ValueError:
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def _duplicate_key(r: FileResult) -> tuple:
+    filing = r.fields.get("filing_date")
+    return (filing if isinstance(filing, dt.date) else dt.date.min, _modified(r), r.file)
+
+
+def resolve_duplicates(results: list[FileResult]) -> None:
+    """Spec §6: per unit code keep the latest filing date, then core.xml modified, then path."""
+    groups: dict[str, list[FileResult]] = {}
+    for r in results:
+        if r.scored and r.unit_code:
+            groups.setdefault(r.unit_code, []).append(r)
+    for code, group in groups.items():
+        if len(group) < 2:
+            continue
+        group.sort(key=_duplicate_key, reverse=True)
+        kept, others = group[0], group[1:]
+        listed = "、".join(o.file for o in others)
+        kept.findings.append(Finding(
+            "duplicate-submission", f"单位 {code} 报送了 {len(group)} 个文件；采用本文件（{kept.file}），"
+            f"其余文件已忽略：{listed}", file=kept.file, unit_code=code))
+        for o in others:
+            # superseded: no scores, report, feedback or 指标得分 row (spec §6)
+            o.status, o.indicators, o.rescaled = "duplicate", [], False
+            o.self_total = o.reviewed_total = o.self_grade = o.reviewed_grade = None
+            o.findings = [Finding("duplicate-submission",
+                                  f"单位 {code} 报送了 {len(group)} 个文件；本文件已被 {kept.file} 取代，不再审核",
+                                  file=o.file, unit_code=code)]
+
+
+def summary_order(r: FileResult) -> tuple:
+    """汇总 order: files without a unit code last, then by code, then by path."""
+    return (r.unit_code is None, r.unit_code or "", r.file)
+
+
+def run_batch(folder: Path, options: Options, progress: Callable[[str], None] | None = None,
+              jobs: int | None = None, state: State | None = None) -> BatchResult:
+    """Read, score and check every file below `folder`."""
+    return run_candidates(discover(folder), options, progress, jobs, state)
+
+
+def _file_hash(path: Path) -> str | None:
+    """The content hash of a regular file (a FIFO or device is left to a time-limited worker)."""
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return None
+        with path.open("rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
+def run_candidates(candidates: list[Candidate], options: Options, progress: Callable[[str], None] | None = None,
+                   jobs: int | None = None, state: State | None = None) -> BatchResult:
+    """Evaluate candidates in limited worker processes (`jobs`, default: usable cores).
+
+    With a `state`, files whose content, path and options are unchanged since the last run
+    come from its cache, and the fresh results are stored in it."""
+    from perfxl.run.worker import WorkerPool, default_jobs, warm_up
+
+    if any(not c.ignore for c in candidates):
+        warm_up()  # the worker processes' server imports perfxl while the files are hashed
+    batch = BatchResult(options.rubric, options.year, options.deadline)
+    todo: list[Candidate] = []
+    fingerprint = options_fingerprint(options) if state is not None else ""
+    if state is not None:
+        state.fingerprint = fingerprint
+    for cand in candidates:
+        cached = None
+        if not cand.ignore and state is not None:
+            digest = _file_hash(cand.path)
+            if digest is not None:
+                cached = state.lookup(cache_key(digest, cand.key, fingerprint))
+        if cand.ignore or cached is not None:
+            batch.files.append(_named(cached or ignored(cand), cand))
+            if progress:
+                progress(cand.rel)
+        else:
+            todo.append(cand)
+    if todo:
+        with WorkerPool(jobs or default_jobs(), options, process_file) as pool:
+            for index, result in pool.run(todo, progress):
+                if state is not None and result.sha256:  # keyed by the name's bytes, not as shown
+                    state.store(cache_key(result.sha256, todo[index].key, fingerprint), result)
+                batch.files.append(_named(result, todo[index]))
+    resolve_duplicates(batch.files)
+    batch.files.sort(key=summary_order)
+    return batch
+
+
+def _named(result: FileResult, cand: Candidate) -> FileResult:
+    result.key = cand.key if cand.key != cand.rel else None
+    return result
+
+
+def candidates_for(paths: Iterable[Path]) -> list[Candidate]:
+    """`perfxl check PATH…`: files as given, folders walked."""
+    out: list[Candidate] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(discover(p))
+        else:
+            out.append(Candidate(p, p.as_posix()))
+    return out

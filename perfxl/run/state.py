@@ -1,0 +1,291 @@
+"""What the output folder remembers between runs (`.perfxl/state.jsonl`).
+
+- A cache of per-file results keyed by the file's content hash, its path, the options and the
+  perfxl code, so a re-run reprocesses only files that changed (a changed rubric, option or
+  version invalidates every entry).
+- Per unit, the last version seen (content hash, finding codes, input values) and the
+  comparison with the version before it (`since_last`), so a resubmitted file shows which
+  findings were resolved, are still open or are new, and which inputs changed.
+
+Stored as JSON (never pickle: the output folder is not trusted code).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from decimal import Decimal
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from perfxl import __version__
+from perfxl.findings import Finding
+from perfxl.model import FileResult, IndicatorResult
+from perfxl.write.atomic import write_text
+from perfxl.write.results import json_value
+
+STATE_FILE = Path(".perfxl") / "state.jsonl"
+HEADER = "perfxl-state 2"
+#: c: a cached result; u: a unit's last version; f: a results.json entry
+KINDS = ("c", "u", "f")
+
+
+def _enc(value: object) -> object:
+    if value is None or isinstance(value, str | int | float):
+        return value
+    if isinstance(value, Decimal):
+        return {"$d": str(value)}
+    if isinstance(value, dt.date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, tuple | list):
+        return [_enc(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _enc(v) for k, v in value.items()}
+    return value
+
+
+def _dec(value: object) -> object:
+    if isinstance(value, dict):
+        if "$d" in value:
+            return Decimal(value["$d"])
+        if "$date" in value:
+            return dt.date.fromisoformat(value["$date"])
+        return {k: _dec(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_dec(v) for v in value]
+    return value
+
+
+def _tag(value: object) -> object:
+    """json.dumps default: reused (already decoded) entries carry Decimals and dates."""
+    if isinstance(value, Decimal | dt.date):
+        return _enc(value)
+    raise TypeError(f"cannot store {type(value).__name__} in the state")
+
+
+def _decode_tags(obj: dict) -> object:
+    """json.loads hook: the tagged Decimals and dates of `_enc`, decoded while parsing."""
+    if len(obj) == 1:
+        if "$d" in obj:
+            return Decimal(obj["$d"])
+        if "$date" in obj:
+            return dt.date.fromisoformat(obj["$date"])
+    return obj
+
+
+def dump_result(r: FileResult) -> dict:
+    """A FileResult as JSON-safe data (lossless). Built field by field: dataclasses.asdict is
+    several times slower, and the parent does this for every file it reads."""
+    data = {name: _enc(value) for name, value in r.__dict__.items()}
+    data["indicators"] = [{k: _enc(v) for k, v in i.__dict__.items()} for i in r.indicators]
+    data["findings"] = [{"code": f.code, "message": f.message, "sheet": f.sheet, "cells": list(f.cells),
+                         "file": f.file, "unit_code": f.unit_code, "details": f.details} for f in r.findings]
+    return data
+
+
+def load_result(data: dict, decoded: bool = False) -> FileResult:
+    """The inverse of dump_result; `decoded`: json.loads already turned the tags into values."""
+    d = dict(data) if decoded else _dec(data)
+    d["indicators"] = [IndicatorResult(**i) for i in d["indicators"]]  # type: ignore[index]
+    d["findings"] = [Finding(f["code"], f["message"], f["sheet"], tuple(f["cells"]), f["file"], f["unit_code"],
+                             f["details"]) for f in d["findings"]]  # type: ignore[index]
+    d["cells"] = {k: tuple(v) for k, v in d["cells"].items()}  # type: ignore[index]
+    return FileResult(**d)  # type: ignore[arg-type]
+
+
+@cache
+def code_fingerprint() -> str:
+    """perfxl's version and a hash of its code, data files and output templates (a bureau that
+    edits templates/report.md.j2 gets its reports rendered again)."""
+    from perfxl.resources import templates_dir
+
+    h = hashlib.sha256(__version__.encode())
+    for root in (Path(str(resources.files("perfxl"))), Path(templates_dir())):
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and path.suffix in (".py", ".toml", ".j2", ".docx", ".xlsx"):
+                h.update(path.relative_to(root).as_posix().encode())
+                h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def options_fingerprint(options) -> str:
+    """Everything in Options that can change a file's result."""
+    adjustments = {u: {c: [str(a.score), a.reason] for c, a in sorted(adj.items())}
+                   for u, adj in sorted(options.adjustments.items())}
+    text = json.dumps({"rubric": options.rubric.hash, "year": options.year, "deadline": options.deadline.isoformat(),
+                       "limits": dataclasses.asdict(options.limits), "adjustments": adjustments,
+                       "code": code_fingerprint()}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def cache_key(sha256: str, rel: str, fingerprint: str) -> str:
+    return hashlib.sha256(f"{sha256}\0{rel}\0{fingerprint}".encode()).hexdigest()
+
+
+class State:
+    """Load, consult and save `.perfxl/state.jsonl` in an output folder.
+
+    One JSON value a line, `<kind>\t<key>\t<json>` (KINDS). Lines are kept as text and decoded
+    only when used, so an unchanged entry costs neither decoding nor encoding on a re-run."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.path = out_dir / STATE_FILE
+        self.out_dir = out_dir
+        self.fingerprint = ""  # the options' fingerprint, set by the run that uses this state
+        self._raw: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}
+        self._lines: dict[tuple[str, str], int] = {}  # where each entry was, to name a bad one
+        #: what the operator should know about the state (a damaged line, a reset history)
+        self.notes: list[str] = []
+        self._load()
+        self._new: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}  # what this run keeps
+        self._keys: dict[int, str] = {}
+
+    def _load(self) -> None:
+        """Read line by line: a damaged line costs that line (a note names it); a file that is
+        not a state at all is kept aside as state.broken-N.jsonl, never overwritten."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            self._set_aside(f"无法读取（{exc.strerror or exc}）")
+            return
+        lines = data.split(b"\n")
+        if lines[0].rstrip(b"\r").decode("utf-8-sig", "replace") != HEADER:  # Notepad adds a BOM
+            self._set_aside("不是 perfxl 能识别的格式")
+            return
+        for number, line in enumerate(lines[1:], start=2):
+            line = line.rstrip(b"\r")
+            if not line.strip():
+                continue  # a trailing newline, a blank line: nothing lost
+            try:
+                kind, key, text = line.decode("utf-8").split("\t", 2)
+                if kind == "o":
+                    continue  # outputs written by perfxl 0.1: the manifest (perfxl.write.folder) knows them now
+                if kind not in self._raw or not text or text[-1] not in '}"':  # a line cut short
+                    raise ValueError(kind)
+            except ValueError:  # UnicodeDecodeError is one
+                self._bad_line(number)
+                continue
+            self._raw[kind][key] = text
+            self._lines[kind, key] = number
+
+    def _bad_line(self, number: int) -> None:
+        self.notes.append(f"输出文件夹的记录文件 {STATE_FILE.as_posix()} 第 {number} 行已损坏，已跳过；"
+                          "相关单位本次按首次报送处理")
+
+    def _set_aside(self, why: str) -> None:
+        n = 1
+        while (broken := self.path.with_name(f"state.broken-{n}.jsonl")).exists():
+            n += 1
+        try:
+            os.replace(self.path, broken)
+        except OSError as exc:
+            from perfxl.write.errors import OutputFolderError, describe
+
+            raise OutputFolderError(str(self.path), f"记录文件{why}，且无法另存（{describe(exc)}）") from exc
+        self.notes.append(f"输出文件夹的记录文件 {STATE_FILE.as_posix()} {why}，已另存为 {broken.name}；"
+                          "各单位的历次报送记录已重置，本次全部按首次报送处理")
+
+    def _get(self, kind: str, key: str) -> object:
+        text = self._raw[kind].get(key)
+        if text is None:
+            return None
+        try:
+            return json.loads(text, object_hook=_decode_tags)
+        except ValueError:  # a line cut short or garbled: that entry is lost, and said so
+            self._raw[kind].pop(key, None)
+            self._bad_line(self._lines.get((kind, key), 0))
+            return None
+
+    def _keep(self, kind: str, key: str, value: object = None, *, raw: bool = False) -> None:
+        """Keep an entry for the next run: the old line when `raw`, else `value` encoded."""
+        self._new[kind][key] = self._raw[kind][key] if raw else json.dumps(
+            value, ensure_ascii=False, separators=(",", ":"), default=_tag)
+
+    # -- derived outputs: skip re-rendering what would come out the same ---------------------
+
+    def output_key(self, result: FileResult, batch, kind: str, extra: str = "") -> str:
+        """What a unit's output depends on: the file as evaluated (its cache key: content, path,
+        options, perfxl's code), what the batch changed on it (status, findings, since_last), and
+        the kind of output."""
+        base = self._keys.get(id(result))
+        if base is None:
+            if result.sha256 and self.fingerprint:
+                evaluated = cache_key(result.sha256, result.key or result.file, self.fingerprint)
+            else:  # never cached (unreadable before hashing): the whole result
+                evaluated = json.dumps(dump_result(result), ensure_ascii=False, sort_keys=True)
+            delta = repr((result.status, [(f.code, f.message, f.cells) for f in result.findings],
+                          result.since_last, batch.year, batch.deadline))
+            base = self._keys[id(result)] = hashlib.sha256(f"{evaluated}|{delta}".encode()).hexdigest()
+        return hashlib.sha256(f"{base}|{kind}|{extra}".encode()).hexdigest()
+
+    def fragment(self, key: str, render: Callable[[], str]) -> str:
+        """A piece of text (a results.json entry) rendered last time for `key`, or rendered now."""
+        text = self._get("f", key)
+        if isinstance(text, str):
+            self._keep("f", key, raw=True)
+            return text
+        text = render()
+        self._keep("f", key, text)
+        return text
+
+    # -- cached results ------------------------------------------------------------------------
+
+    def lookup(self, key: str) -> FileResult | None:
+        entry = self._get("c", key)
+        if not isinstance(entry, dict):
+            return None
+        try:
+            result = load_result(entry, decoded=True)
+        except (KeyError, TypeError, ValueError):
+            return None
+        self._keep("c", key, raw=True)
+        return result
+
+    def store(self, key: str, result: FileResult) -> None:
+        self._keep("c", key, dump_result(result))
+
+    # -- resubmissions ---------------------------------------------------------------------------
+
+    def compare(self, results: list[FileResult]) -> None:
+        """Set `since_last` on each scored result whose file changed since the last run."""
+        for r in results:
+            if not r.scored or not r.unit_code:
+                continue
+            previous = self._get("u", r.unit_code)
+            current = {"sha256": r.sha256, "file": r.file, "codes": sorted({f.code for f in r.findings}),
+                       "fields": _enc(r.fields)}
+            if not isinstance(previous, dict):
+                self._keep("u", r.unit_code, {**current, "since_last": None})
+                continue
+            if previous.get("sha256") == r.sha256:
+                r.since_last = previous.get("since_last")
+                self._keep("u", r.unit_code, raw=True)
+                continue
+            old, new = set(previous.get("codes", [])), set(current["codes"])
+            old_fields = previous.get("fields", {})
+            changed = {k: [json_value(old_fields.get(k)), json_value(v)]
+                       for k, v in r.fields.items() if old_fields.get(k) != v}
+            since = {"resolved": sorted(old - new), "still_open": sorted(old & new), "new": sorted(new - old),
+                     "changed_fields": changed, "previous_file": previous.get("file")}
+            r.since_last = since
+            self._keep("u", r.unit_code, {**current, "since_last": since})
+        for code in list(self._raw["u"]):  # units absent from this run keep their history
+            if code not in self._new["u"] and self._get("u", code) is not None:
+                self._keep("u", code, raw=True)
+
+    def save(self, writer=None) -> None:
+        """Write the state (through the output folder's `writer` when given)."""
+        lines = [HEADER]
+        for kind in KINDS:
+            lines.extend(f"{kind}\t{key}\t{text}" for key, text in sorted(self._new[kind].items()))
+        if writer is not None:
+            writer.write_text(STATE_FILE.as_posix(), "\n".join(lines), journal=False)
+        else:
+            write_text(self.path, "\n".join(lines))

@@ -1,0 +1,365 @@
+"""The output folder belongs to its users (spec §11): perfxl replaces or removes only what it wrote.
+
+Every file perfxl writes goes through an `OutputFolder`:
+- `.perfxl/manifest` lists each file perfxl wrote (relative path, size, SHA-256, and the key of
+  what it was made from; no times, so that an unchanged re-run leaves it byte-identical). A path is perfxl's to replace or remove only
+  while the manifest lists it and its content is unchanged since. Anything else in the way (a
+  person's own file, an output someone edited) is moved to `保留/<its relative path>`.
+- Writes are atomic: a temporary file in `.perfxl/tmp/`, then a rename. Before the rename the
+  writing process appends the new file's size and hash to its own journal (`.perfxl/journal/`),
+  so a run killed at any moment leaves every file it wrote recognisable as its own; the next
+  run folds the journals into the manifest and removes the leftover temporary files.
+- `.perfxl/lock` is held (an OS file lock, released by the OS when the process dies) while a
+  run uses the folder, so two runs never mix their outputs.
+
+Writing may happen in worker processes: they get a `Writer` (a picklable handle that only
+writes temporary files, journals and renames); the decisions about what may be replaced are
+taken in the parent, which alone holds the manifest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from perfxl.write.errors import OutputFolderError, environment
+from perfxl.write.lock import FolderLock
+
+META = ".perfxl"
+KEEP = "保留"
+MANIFEST = "manifest"
+MANIFEST_HEADER = "perfxl-manifest 1"
+#: files an operating system drops into any folder it shows; they do not make a folder "used"
+SYSTEM_LITTER = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
+
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+_JOURNAL_LOCK = threading.Lock()  # threads of one process (the Word conversions) share its journal
+
+
+def _same_content(new: Path, old: Path) -> bool:
+    try:
+        if new.stat().st_size != old.stat().st_size:
+            return False
+        return new.read_bytes() == old.read_bytes()
+    except OSError:
+        return False
+
+
+def file_sha256(path: Path) -> str:
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+@dataclass
+class Entry:
+    """What the manifest knows of one file perfxl wrote."""
+
+    size: int
+    sha256: str
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class Writer:
+    """Writes files into the output folder atomically, in any process. Decisions about what may be
+    replaced are the parent's (`OutputFolder.target`); a Writer only writes where it is sent."""
+
+    root: Path
+    managed: bool = True  # False: a plain folder (library use, tests) without manifest or journal
+
+    @contextlib.contextmanager
+    def path(self, rel: str, journal: bool = True) -> Iterator[Path]:
+        """A temporary path; renamed to `rel` (a POSIX path below root) only if the block succeeds.
+        `journal=False` for perfxl's own files in .perfxl/, which the manifest does not list."""
+        dest = self.root.joinpath(*rel.split("/"))
+        journal = journal and self.managed
+        with environment(dest):
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp_dir = self.root / META / "tmp" if self.managed else dest.parent
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix="w.", suffix=".tmp" + dest.suffix, dir=tmp_dir)
+            os.close(fd)
+            tmp = Path(name)
+            os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs are ordinary files
+        try:
+            with environment(dest):
+                try:
+                    yield tmp
+                except Exception as exc:  # a writer's own wrapper (xlsxwriter's FileCreateError) around a full disk
+                    cause = exc.args[0] if exc.args else None
+                    if isinstance(cause, OSError) and not isinstance(exc, OSError):
+                        raise cause from exc
+                    raise
+                line = self._journal(rel, tmp) if journal else None
+                if _same_content(tmp, dest):  # the file stays as it is, with its time (nothing changed)
+                    tmp.unlink()
+                else:
+                    os.replace(tmp, dest)
+                if line is not None:
+                    self._append([*line, 1])  # done: the path holds it now
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+
+    def _journal(self, rel: str, tmp: Path) -> list:
+        """Write-ahead: the new content's size and hash are on record before it takes the path
+        (a second line with a 1 says it did)."""
+        line = [rel, tmp.stat().st_size, file_sha256(tmp)]
+        self._append(line)
+        return line
+
+    def _append(self, line: list) -> None:
+        folder = self.root / META / "journal"
+        folder.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(line, ensure_ascii=False) + "\n"
+        with _JOURNAL_LOCK, open(folder / f"{os.getpid()}.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(text)
+
+    def write_text(self, rel: str, text: str, journal: bool = True) -> None:
+        with self.path(rel, journal) as tmp:
+            tmp.write_text(text, encoding="utf-8", newline="\n")
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        with self.path(rel) as tmp:
+            tmp.write_bytes(data)
+
+
+@dataclass
+class OutputFolder:
+    """One run's hold on its output folder. Use `OutputFolder.open(path)` for `perfxl run`, and
+    `OutputFolder.plain(path)` for library callers that write into a folder of their own."""
+
+    root: Path
+    managed: bool = True
+    entries: dict[str, Entry] = field(default_factory=dict)
+    #: (original relative path, where it was moved) for each file set aside this run
+    set_aside: list[tuple[str, str]] = field(default_factory=list)
+    #: relative paths written or kept this run, with the key each was made from
+    _current: dict[str, str] = field(default_factory=dict)
+    _lock: object = None
+
+    # -- opening -------------------------------------------------------------------------------
+
+    @classmethod
+    def plain(cls, root: Path) -> OutputFolder:
+        """A folder without manifest or lock: every write simply replaces (tests, library use)."""
+        return cls(Path(root), managed=False)
+
+    @classmethod
+    def open(cls, root: Path) -> OutputFolder:
+        """Check that `root` may be used (missing, empty, or a perfxl output folder), lock it,
+        fold the journals of an interrupted run into the manifest and remove its temporary files."""
+        root = Path(root)
+        with environment(root):
+            if root.exists() and not root.is_dir():
+                raise OutputFolderError(str(root), "这是一个文件，不是文件夹", "请用 --out 指定一个文件夹，如 --out output")
+            if root.is_dir() and not (root / META).is_dir():
+                others = [p.name for p in root.iterdir() if p.name.lower() not in SYSTEM_LITTER]
+                if others:
+                    raise OutputFolderError(
+                        str(root), f"输出文件夹中已有其他文件（如 {sorted(others)[0]}），不是 perfxl 的输出文件夹",
+                        "请指定一个空文件夹或以前的输出文件夹（其中有 .perfxl 文件夹），如 --out output")
+            if not (root / META).is_dir():
+                (root / META).mkdir(parents=True)
+                _hide(root / META)
+        folder = cls(root)
+        folder._lock = FolderLock.acquire(root / META / "lock")  # refuses a second holder, in this process too
+        try:
+            with environment(root / META):
+                folder.entries = folder._read_manifest()
+                folder._recover()
+        except BaseException:
+            folder.release()
+            raise
+        return folder
+
+    def _read_manifest(self) -> dict[str, Entry]:
+        path = self.root / META / MANIFEST
+        try:
+            lines = path.read_text("utf-8", errors="replace").splitlines()
+        except FileNotFoundError:
+            return {}
+        entries: dict[str, Entry] = {}
+        if not lines or lines[0].strip() != MANIFEST_HEADER:
+            return entries  # not ours to read: every output then counts as someone's and is set aside
+        for line in lines[1:]:
+            with contextlib.suppress(ValueError, TypeError):
+                rel, size, sha, key = json.loads(line)
+                entries[str(rel)] = Entry(int(size), str(sha), str(key))
+        return entries
+
+    def _recover(self) -> None:
+        """After an interrupted run: files it wrote are known by their journaled hashes; its
+        temporary files go. Then the manifest is written afresh and the journals removed."""
+        self._fold_journals()
+        shutil.rmtree(self.root / META / "tmp", ignore_errors=True)
+
+    def _fold_journals(self) -> None:
+        """Journaled writes into the manifest: a write that was done, or whose content is on disk
+        (a run killed between its journal line and its rename may or may not have renamed)."""
+        folder = self.root / META / "journal"
+        journals = sorted(folder.glob("*.jsonl"))
+        intended: dict[str, tuple[int, str]] = {}
+        done: dict[str, tuple[int, str]] = {}
+        for journal in journals:
+            for line in journal.read_text("utf-8", errors="replace").splitlines():
+                with contextlib.suppress(ValueError, TypeError):
+                    item = json.loads(line)
+                    rel, size, sha = str(item[0]), int(item[1]), str(item[2])
+                    (done if len(item) > 3 else intended)[rel] = (size, sha)
+                    if len(item) == 3:
+                        done.pop(rel, None)  # a later write of the same path starts over
+        for rel, (size, sha) in intended.items():
+            if rel not in done:
+                path = self.path(rel)
+                if path.is_file() and path.stat().st_size == size and file_sha256(path) == sha:
+                    done[rel] = (size, sha)
+        for rel, (size, sha) in done.items():
+            self.entries[rel] = Entry(size, sha, self._current.get(rel, ""))
+        self._write_manifest(self.entries)
+        for journal in journals:
+            journal.unlink()
+
+    def _write_manifest(self, entries: dict[str, Entry]) -> None:
+        lines = [MANIFEST_HEADER] + [json.dumps([rel, e.size, e.sha256, e.key], ensure_ascii=False)
+                                     for rel, e in sorted(entries.items())]
+        self.writer().write_text(f"{META}/{MANIFEST}", "\n".join(lines) + "\n", journal=False)
+
+    # -- what a run may do -----------------------------------------------------------------------
+
+    @classmethod
+    def of(cls, out: Path | OutputFolder) -> OutputFolder:
+        """`out` itself, or a plain folder for a path (library callers and tests)."""
+        return out if isinstance(out, OutputFolder) else cls.plain(Path(out))
+
+    def writer(self) -> Writer:
+        return Writer(self.root, self.managed)
+
+    def path(self, rel: str) -> Path:
+        return self.root.joinpath(*rel.split("/"))
+
+    def rel(self, path: Path) -> str:
+        """The POSIX path of `path` (inside the folder) relative to the folder."""
+        return Path(path).relative_to(self.root).as_posix()
+
+    def ours(self, rel: str) -> bool:
+        """The manifest lists `rel` and the file there is as perfxl wrote it."""
+        entry = self.entries.get(rel)
+        if entry is None:
+            return False
+        try:
+            st = self.path(rel).stat()
+        except OSError:
+            return False
+        # by content, never by time: an edit that keeps size and time (a copy with -p) is still an edit
+        return st.st_size == entry.size and file_sha256(self.path(rel)) == entry.sha256
+
+    def fresh(self, rel: str, key: str) -> bool:
+        """True when `rel` was made from `key` and is unchanged: it is kept as it is."""
+        if not self.managed or not key:
+            return False
+        entry = self.entries.get(rel)
+        if entry is None or entry.key != key or not self.ours(rel):
+            return False
+        self._current[rel] = key
+        return True
+
+    def target(self, rel: str, key: str = "") -> str:
+        """Make `rel` free for perfxl to write: a file there that is not perfxl's unchanged output
+        is moved to 保留/ first. Returns rel, for the Writer that then writes it."""
+        self._current[rel] = key
+        if self.managed:
+            self._clear(rel)
+        return rel
+
+    def _clear(self, rel: str) -> None:
+        path = self.path(rel)
+        with environment(path):
+            if not (path.exists() or path.is_symlink()):
+                return
+            if path.is_dir() and not path.is_symlink():
+                raise OutputFolderError(str(path), "此处是文件夹，perfxl 要在这里写入一个文件",
+                                        "请把该文件夹移走或改名后重新运行")
+            if not self.ours(rel):
+                self.set_aside.append((rel, self._move_aside(rel)))
+
+    def _move_aside(self, rel: str) -> str:
+        """Move a person's file to 保留/<rel>, with a numeric suffix when that name is taken."""
+        stem, dot, suffix = rel.rpartition(".")
+        if not dot or "/" in suffix:
+            stem, suffix = rel, ""
+        else:
+            suffix = "." + suffix
+        n = 1
+        while True:
+            kept = f"{KEEP}/{stem}{'' if n == 1 else f'_{n}'}{suffix}"
+            dest = self.path(kept)
+            if not (dest.exists() or dest.is_symlink()):
+                break
+            n += 1
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.path(rel), dest)
+        return kept
+
+    def remove(self, rel: str) -> None:
+        """Remove an output of an earlier run (perfxl's and unchanged), or set it aside."""
+        path = self.path(rel)
+        with environment(path):
+            if self.ours(rel):
+                path.unlink()
+            elif (path.exists() or path.is_symlink()) and not path.is_dir():
+                self.set_aside.append((rel, self._move_aside(rel)))
+        self.entries.pop(rel, None)
+
+    # -- ending ----------------------------------------------------------------------------------
+
+    def collect(self) -> None:
+        """Fold what the writers journaled into the manifest (in memory and on disk), so that a
+        later failure cannot orphan what was written so far."""
+        if not self.managed:
+            return
+        with environment(self.root / META / "journal"):
+            self._fold_journals()
+
+    def finish(self) -> None:
+        """A successful run: outputs of earlier runs that this one did not write go (or are set
+        aside when someone changed them); the manifest lists exactly what is there."""
+        if not self.managed:
+            return
+        self.collect()
+        for rel in sorted(set(self.entries) - set(self._current)):
+            self.remove(rel)
+        with environment(self.root / META):
+            self._write_manifest(self.entries)
+            shutil.rmtree(self.root / META / "tmp", ignore_errors=True)
+
+    def abort(self) -> None:
+        """A failed run: keep what was written on record, leave no temporary file behind."""
+        if not self.managed:
+            return
+        with contextlib.suppress(OSError, OutputFolderError, ValueError):
+            self.collect()
+        shutil.rmtree(self.root / META / "tmp", ignore_errors=True)
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()  # type: ignore[attr-defined]
+            self._lock = None
+
+
+def _hide(path: Path) -> None:
+    """On Windows a leading dot hides nothing: mark perfxl's own folder hidden, as Explorer expects."""
+    if os.name == "nt":
+        import ctypes
+
+        ctypes.windll.kernel32.SetFileAttributesW(str(path), 0x2)  # type: ignore[attr-defined]  # FILE_ATTRIBUTE_HIDDEN

@@ -1,0 +1,50 @@
+"""Pre-filled, locked templates: one per roster unit (spec §2, `perfxl template --roster`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from perfxl.read.roster import Roster, RosterUnit
+from perfxl.spec.rubric import Rubric
+
+
+def prefill_values(unit: RosterUnit, year: int) -> dict[str, object]:
+    """What a unit's pre-filled template carries (and locks)."""
+    out: dict[str, object] = {"unit_name": unit.name, "unit_code": unit.code}
+    if unit.department:
+        out["department"] = unit.department
+    out["eval_year"] = year
+    out.update(unit.figures)
+    return out
+
+
+def write_prefilled(roster: Roster, rubric: Rubric, year: int | None, out_dir: Path) -> list[Path]:
+    """One pre-filled, locked template per roster unit: `<code>_<name>.xlsx`, in roster order.
+
+    The folder is an output folder (spec §11): it must be new, empty or perfxl's; a copy someone
+    changed since perfxl wrote it is set aside in 保留/, never overwritten."""
+    from perfxl.write.folder import OutputFolder
+    from perfxl.write.naming import safe_name, unique
+    from perfxl.write.template import write_template
+
+    year = year if year is not None else rubric.year
+    folder = OutputFolder.open(Path(out_dir))
+    try:
+        writer = folder.writer()
+        written: list[Path] = []
+        used: set[str] = set()
+        for unit in roster.units:
+            stem = unique(safe_name(unit.code, unit.name), used)  # codes equal once cleaned for a file name
+            dest = folder.path(f"{stem}.xlsx")
+            if dest.resolve().parent != folder.root.resolve():
+                raise ValueError(f"template name {stem!r} escapes {folder.root}")
+            with writer.path(folder.target(f"{stem}.xlsx")) as tmp:
+                write_template(tmp, rubric, year, prefill_values(unit, year))
+            written.append(dest)
+        folder.finish()
+    except BaseException:
+        folder.abort()
+        raise
+    finally:
+        folder.release()
+    return written

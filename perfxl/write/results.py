@@ -1,0 +1,164 @@
+"""results.json: the batch for machines (spec §8), byte-identical for the same inputs.
+
+Keys follow the schema order of spec §8; keys perfxl adds come after the spec's. Decimals
+become JSON numbers (integers when integral), dates ISO strings, and nothing carries a
+timestamp, a duration or an absolute path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from perfxl.findings import Finding
+from perfxl.model import BatchResult, FileResult, IndicatorResult
+from perfxl.read.values import round_half_up
+from perfxl.spec.fields import fields as field_list
+from perfxl.spec.rubric import Rubric
+from perfxl.write.folder import OutputFolder
+
+RATE_PLACES = "0.000001"  # rates as fractions with 6 decimals (spec §8)
+
+
+def json_value(value: object) -> object:
+    """A value as JSON: Decimal -> int or float, date -> ISO string, containers recursively."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return None
+        if value == value.to_integral_value():
+            return int(value)
+        # via str so that 2999.76 prints as 2999.76, not as the nearest binary fraction
+        return float(str(value))
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else None
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ") if value.time() != dt.time() else value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_value(v) for v in value]
+    if isinstance(value, int | str):
+        return value
+    return str(value)
+
+
+def json_fields(result: FileResult) -> dict[str, object]:
+    """A FileResult's fields as JSON-safe values, in template order (unknown keys after)."""
+    known = [k for k in field_list() if k in result.fields]
+    extra = [k for k in result.fields if k not in field_list()]
+    return {k: json_value(result.fields[k]) for k in (*known, *extra)}
+
+
+def indicator_value(rubric: Rubric, ind: IndicatorResult) -> object:
+    """The computed value: a rate as a fraction (6 decimals), days as an int, null if manual."""
+    if ind.manual or ind.value is None:
+        return None
+    spec = next((i for i in rubric.indicators if i.code == ind.code), None)
+    if spec is not None and not spec.is_rate:
+        return int(ind.value)
+    return json_value(round_half_up(Decimal(ind.value), RATE_PLACES))
+
+
+def _indicator(rubric: Rubric, ind: IndicatorResult) -> dict[str, object]:
+    return {
+        "code": ind.code,
+        "value": indicator_value(rubric, ind),
+        "self_score": json_value(ind.self_score),
+        "reviewed_score": json_value(ind.reviewed_score),
+        "applicable": ind.applicable,
+        "reason": ind.reason,
+        "manual": ind.manual,
+        "adjusted": ind.adjusted,
+    }
+
+
+def _finding(f: Finding, batch_level: bool = False) -> dict[str, object]:
+    out: dict[str, object] = {"code": f.code, "severity": f.severity.value}
+    if batch_level:
+        out |= {"file": f.file, "unit_code": f.unit_code}
+    out |= {"sheet": f.sheet, "cell": f.cell, "cells": list(f.cells), "message": f.message}
+    return out
+
+
+def file_entry(rubric: Rubric, r: FileResult) -> dict[str, object]:
+    """One entry of `files`: the spec's keys in order, then perfxl's additions."""
+    return {
+        "file": r.file,
+        "status": r.status,
+        "unit_code": r.unit_code,
+        "unit_name": r.unit_name,
+        "fields": json_fields(r),
+        "indicators": [_indicator(rubric, i) for i in r.indicators],
+        "self_total": json_value(r.self_total),
+        "reviewed_total": json_value(r.reviewed_total),
+        "self_grade": r.self_grade,
+        "reviewed_grade": r.reviewed_grade,
+        "findings": [_finding(f) for f in r.findings],
+        # additions (spec §8 allows keys after its own)
+        "department": r.department,
+        "status_label": r.status_label,
+        "rescaled": r.rescaled,
+        "errors": r.errors,
+        "warnings": r.warnings,
+        "format": r.format,
+        "sha256": r.sha256,
+        "since_last": r.since_last,
+    }
+
+
+def _not_submitted(unit: dict[str, object]) -> dict[str, object]:
+    head = {"unit_code": unit.get("unit_code"), "unit_name": unit.get("unit_name")}
+    rest = {k: v for k, v in unit.items() if k not in head}
+    return json_value(head | rest)  # type: ignore[return-value]
+
+
+def to_dict(batch: BatchResult) -> dict[str, object]:
+    """The results.json document as a dict, keys in schema order."""
+    return {
+        "rubric": batch.rubric.id,
+        "year": batch.year,
+        "deadline": batch.deadline.isoformat(),
+        "files": [file_entry(batch.rubric, r) for r in batch.files],
+        "not_submitted": [_not_submitted(u) for u in batch.not_submitted],
+        "findings": [_finding(f, batch_level=True) for f in batch.findings],
+    }
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2)
+
+
+def to_json(batch: BatchResult, memo=None) -> str:
+    """results.json text: UTF-8 characters as-is, indent 2, explicit nulls, trailing newline.
+
+    The text is exactly `json.dumps(to_dict(batch), indent=2)`, assembled entry by entry so that
+    with a `memo` (the output folder's state) an unchanged file's entry is not encoded again:
+    Python's indenting encoder is pure Python and the slowest part of a re-run."""
+    if not batch.files:
+        return _dumps(to_dict(batch)) + "\n"
+    entries = []
+    for r in batch.files:
+        def render(r: FileResult = r) -> str:
+            return _dumps(file_entry(batch.rubric, r))
+
+        text = memo.fragment(memo.output_key(r, batch, "json"), render) if memo and r.sha256 else render()
+        entries.append(text.replace("\n", "\n    "))
+    head = _dumps({"rubric": batch.rubric.id, "year": batch.year, "deadline": batch.deadline.isoformat()})[:-2]
+    tail = _dumps({"not_submitted": [_not_submitted(u) for u in batch.not_submitted],
+                   "findings": [_finding(f, batch_level=True) for f in batch.findings]})[2:]
+    return f"{head},\n  \"files\": [\n    " + ",\n    ".join(entries) + "\n  ],\n" + tail + "\n"
+
+
+def write_results(batch: BatchResult, out: Path | OutputFolder, memo=None, text: str | None = None) -> Path:
+    """Write results.json atomically and return its path. `text`: to_json's result, when the
+    caller needed it earlier (the state must remember the entries before it is saved)."""
+    folder = OutputFolder.of(out)
+    folder.writer().write_text(folder.target("results.json"), to_json(batch, memo) if text is None else text)
+    folder.collect()
+    return folder.path("results.json")

@@ -1,0 +1,295 @@
+"""summary.xlsx: the bureau's overview of a batch (spec §8), written with xlsxwriter.
+
+Unit-provided text is only ever written with `write_string` in a workbook whose options turn
+off formula and URL detection, so a unit name like `=HYPERLINK(…)` stays inert text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+
+import xlsxwriter
+
+from perfxl.findings import CATALOGUE, Finding
+from perfxl.model import STATUS_LABELS, STATUS_ORDER, BatchResult, FileResult
+from perfxl.ooxml.refs import display_width
+from perfxl.write.folder import Writer
+from perfxl.write.text import since_last_text
+
+SHEETS = ("汇总", "指标得分", "问题清单", "未报送", "统计")
+SUMMARY_HEADERS = (
+    "单位编码", "单位名称", "主管部门", "文件", "状态", "本年收入合计", "年初结转和结余",
+    "本年支出合计", "年末结转和结余", "预算执行率", "自评总分", "核定总分", "自评等级", "核定等级",
+    "错误数", "警告数",
+)
+EXTRA_HEADERS = ("是否退回", "主要问题", "与上次报送相比")
+MONEY_KEYS = ("income_total", "carryover_begin", "expense_total", "carryover_end")
+#: the 合计 row sums `reviewed` rows only (spec §8 v3): a returned unit's figures may be wrong
+#: (typed in 元, unbalanced), and one such unit would misstate the bureau's total
+TOTAL_LABEL = "合计（已审核单位）"
+LEFT_OUT_LABEL = "未计入合计的文件"
+FINDING_HEADERS = (
+    "单位编码", "单位名称", "文件", "严重程度", "规则", "工作表", "单元格", "说明", "涉及单元格",
+)
+MISSING_HEADERS = ("单位编码", "单位名称", "主管部门")
+UNGRADED = "未定级"
+DASH = "—"
+NOT_APPLICABLE = "不适用"
+MAX_TEXT = 32_000  # Excel holds 32,767 characters in a cell; keep room for the note
+TRUNCATED = "……（内容过长，已截断）"
+NUMERIC_FORMATS = ("money", "rate", "score")
+#: control characters (Cc) except \t and \n, and surrogates (Cs)
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+WIDTH_CAP = 62  # set_column caps widths at 60 (+2 padding)
+WIDTH_ROWS = 300
+OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+
+
+def clean_text(text: object) -> str:
+    """Text safe for a cell: control characters (but \\n and \\t) removed, bounded length."""
+    s = _CONTROL.sub("", str(text).replace("\r\n", "\n").replace("\r", "\n"))
+    if len(s) > MAX_TEXT:
+        s = s[: MAX_TEXT - len(TRUNCATED)] + TRUNCATED
+    return s
+
+
+def budget_rate(fields: dict[str, object]) -> Decimal | None:
+    """B1's 预算执行率: expense_total / (carryover_begin + income_total), None if not computable."""
+    exp, begin, income = (fields.get(k) for k in ("expense_total", "carryover_begin",
+                                                  "income_total"))
+    if not all(isinstance(v, Decimal | int) for v in (exp, begin, income)):
+        return None
+    base = Decimal(begin) + Decimal(income)  # type: ignore[arg-type]
+    return Decimal(exp) / base if base else None  # type: ignore[arg-type]
+
+
+def _width(value: object) -> int:
+    """Display width: CJK and full-width characters count double (capped: columns are)."""
+    if isinstance(value, float):
+        return len(f"{value:,.2f}")
+    return _text_width(str(value))
+
+
+@lru_cache(maxsize=65536)
+def _text_width(text: str) -> int:
+    line = max(text.split("\n"), key=len) if text else ""
+    if len(line) >= WIDTH_CAP:
+        return WIDTH_CAP
+    return display_width(line)
+
+
+class _Sheet:
+    """A worksheet that writes typed cells and remembers column widths."""
+
+    def __init__(self, wb: xlsxwriter.Workbook, name: str, fmt: dict[str, object]) -> None:
+        self.ws, self.fmt, self.widths = wb.add_worksheet(name), fmt, {}
+
+    def put(self, row: int, col: int, value: object, fmt: str | None = None) -> None:
+        if isinstance(value, str) and fmt in NUMERIC_FORMATS:
+            fmt = "center"  # "—" or 不适用 in a number column
+        style = self.fmt.get(fmt) if fmt else None
+        if value is None:
+            self.ws.write_blank(row, col, None, style)
+            return
+        if isinstance(value, Decimal | int | float) and not isinstance(value, bool):
+            self.ws.write_number(row, col, float(value), style)
+            shown: object = float(value)
+        else:
+            shown = clean_text(value)
+            self.ws.write_string(row, col, shown, style)  # type: ignore[arg-type]
+        if row <= WIDTH_ROWS:  # widths from the header and the first rows: enough to read, and cheap
+            self.widths[col] = max(self.widths.get(col, 0), _width(shown))
+
+    def header(self, row: int, headers: tuple[str, ...] | list[str], col: int = 0) -> None:
+        for i, text in enumerate(headers):
+            self.put(row, col + i, text, "header")
+
+    def finish(self, rows: int, cols: int, freeze_cols: int = 0, table: bool = True) -> None:
+        """Frozen header, a filter over the table, readable widths."""
+        if table:
+            self.ws.freeze_panes(1, freeze_cols)
+            self.ws.autofilter(0, 0, max(rows - 1, 0), cols - 1)
+        for col, width in self.widths.items():
+            self.ws.set_column(col, col, min(max(width + 2, 8), 60))
+
+
+def _score(value: Decimal | None) -> object:
+    return DASH if value is None else value
+
+
+def in_total(r: FileResult) -> bool:
+    """Whether a file's money counts in the 汇总 合计 row: reviewed files only."""
+    return r.status == "reviewed"
+
+
+def _summary_row(r: FileResult) -> list[object]:
+    has_fields = r.status in ("reviewed", "error", "duplicate")
+    money = [r.fields.get(k) if has_fields else None for k in MONEY_KEYS]
+    money = [v if isinstance(v, Decimal | int) else None for v in money]
+    rate = budget_rate(r.fields) if has_fields else None
+    # a superseded file was not reviewed (spec §6): its scores would be unexplained here
+    scores = ([r.self_total if r.self_total is not None else DASH, _score(r.reviewed_total),
+               r.self_grade or DASH, r.reviewed_grade or DASH] if r.scored else [None] * 4)
+    problems = []
+    for f in r.findings:
+        if f.severity.value == "error" and f.title not in problems:
+            problems.append(f.title)
+    returned = ("是" if r.status == "error" else "否") if r.scored else None
+    return [r.unit_code, r.unit_name, r.department, r.file, r.status_label, *money, rate, *scores,
+            r.errors, r.warnings, returned, "；".join(problems) or None, since_last_text(r.since_last)]
+
+
+def _write_summary_sheet(sh: _Sheet, batch: BatchResult) -> None:
+    headers = (*SUMMARY_HEADERS, *EXTRA_HEADERS)
+    sh.header(0, headers)
+    formats = {5: "money", 6: "money", 7: "money", 8: "money", 9: "rate", 10: "score", 11: "score"}
+    sums = [Decimal(0)] * len(MONEY_KEYS)
+    for n, r in enumerate(batch.files, start=1):
+        row = _summary_row(r)
+        for col, value in enumerate(row):
+            sh.put(n, col, value, formats.get(col))
+        if in_total(r):
+            sums = [s + (v or 0) for s, v in zip(sums, row[5:9], strict=True)]
+    last = len(batch.files) + 1
+    sh.ws.merge_range(last, 0, last, 4, TOTAL_LABEL, sh.fmt["total_label"])
+    for col, value in enumerate(sums, start=5):
+        sh.put(last, col, value, "total_money")
+    income, begin, expense, _ = sums
+    base = begin + income
+    sh.put(last, 9, expense / base if base else None, "total_rate")
+    sh.finish(len(batch.files) + 1, len(headers), freeze_cols=2)
+
+
+def _write_scores_sheet(sh: _Sheet, batch: BatchResult) -> None:
+    codes = [i.code for i in batch.rubric.indicators]
+    headers = ["单位编码", "单位名称"] + [f"{c} {k}" for c in codes for k in ("自评", "核定")]
+    headers += ["自评总分", "核定总分"]
+    sh.header(0, headers)
+    rows = [r for r in batch.files if r.scored]
+    for n, r in enumerate(rows, start=1):
+        sh.put(n, 0, r.unit_code)
+        sh.put(n, 1, r.unit_name)
+        by_code = {i.code: i for i in r.indicators}
+        for k, code in enumerate(codes):
+            ind = by_code.get(code)
+            na = ind is not None and ind.applicable is False
+            self_score = ind.self_score if ind else None
+            reviewed = ind.reviewed_score if ind else None
+            cells = [self_score if self_score is not None else (NOT_APPLICABLE if na else DASH),
+                     NOT_APPLICABLE if na else _score(reviewed)]
+            for j, value in enumerate(cells):
+                sh.put(n, 2 + 2 * k + j, value, "score")
+        for j, total in enumerate((r.self_total, r.reviewed_total)):
+            value = _score(total)
+            sh.put(n, 2 + 2 * len(codes) + j, value, "score")
+    sh.finish(len(rows) + 1, len(headers), freeze_cols=2)
+
+
+def _finding_row(f: Finding, code: str | None, name: str | None) -> list[object]:
+    return [code, name, f.file, f.severity.label, f.code, f.sheet, f.cell, f.message,
+            "、".join(f.cells) or None]
+
+
+def _write_findings_sheet(sh: _Sheet, batch: BatchResult) -> None:
+    sh.header(0, FINDING_HEADERS)
+    rows = [_finding_row(f, r.unit_code, r.unit_name) for r in batch.files for f in r.findings]
+    names = {u.get("unit_code"): u.get("unit_name") for u in batch.not_submitted}
+    rows += [_finding_row(f, f.unit_code, names.get(f.unit_code)) for f in batch.findings]
+    for n, row in enumerate(rows, start=1):
+        for col, value in enumerate(row):
+            sh.put(n, col, value, "wrap" if col == 7 else None)
+    sh.finish(len(rows) + 1, len(FINDING_HEADERS), freeze_cols=2)
+    sh.ws.set_column(7, 7, 80)  # 说明 wraps rather than running across the sheet
+
+
+def _write_missing_sheet(sh: _Sheet, batch: BatchResult) -> None:
+    sh.header(0, MISSING_HEADERS)
+    for n, unit in enumerate(batch.not_submitted, start=1):
+        for col, key in enumerate(("unit_code", "unit_name", "department")):
+            sh.put(n, col, unit.get(key))
+    sh.finish(len(batch.not_submitted) + 1, len(MISSING_HEADERS))
+
+
+def grade_counts(batch: BatchResult) -> list[tuple[str, int]]:
+    """Scored files per reviewed grade, in the rubric's order, then 未定级."""
+    scored = [r for r in batch.files if r.scored]
+    labels = [*batch.rubric.grade_labels, UNGRADED]
+    return [(g, sum(1 for r in scored if (r.reviewed_grade or UNGRADED) == g)) for g in labels]
+
+
+def _write_stats_sheet(sh: _Sheet, wb: xlsxwriter.Workbook, batch: BatchResult) -> None:
+    sh.header(0, ("核定等级", "单位数"))
+    grades = grade_counts(batch)
+    for n, (label, count) in enumerate(grades, start=1):
+        sh.put(n, 0, label)
+        sh.put(n, 1, count)
+    row = len(grades) + 2
+    sh.header(row, ("状态", "文件数", "计入汇总合计"))
+    labels = [r.status_label for r in batch.files]
+    for n, label in enumerate(STATUS_ORDER, start=row + 1):
+        sh.put(n, 0, label)
+        sh.put(n, 1, labels.count(label))
+        sh.put(n, 2, "是" if label == STATUS_LABELS["reviewed"] else "否")
+    row += len(STATUS_ORDER) + 1
+    left_out = [r.status_label for r in batch.files if not in_total(r)]
+    sh.put(row, 0, LEFT_OUT_LABEL, "total_label")
+    sh.put(row, 1, len(left_out), "total_label")
+    sh.put(row, 2, "、".join(f"{label} {left_out.count(label)}" for label in STATUS_ORDER if label in left_out) or None)
+    row += 2
+    sh.header(row, ("规则", "严重程度", "问题", "次数", "涉及文件数"))
+    findings = batch.all_findings
+    for code, (severity, title) in CATALOGUE.items():
+        hits = [f for f in findings if f.code == code]
+        if hits:
+            row += 1
+            files = {f.file for f in hits if f.file}
+            for col, value in enumerate((code, severity.label, title, len(hits), len(files))):
+                sh.put(row, col, value)
+    chart = wb.add_chart({"type": "column"})
+    chart.add_series({"name": "单位数", "categories": ["统计", 1, 0, len(grades), 0],
+                      "values": ["统计", 1, 1, len(grades), 1], "data_labels": {"value": True}})
+    chart.set_title({"name": "核定等级分布"})
+    chart.set_legend({"none": True})
+    chart.set_y_axis({"min": 0, "major_gridlines": {"visible": True}})
+    sh.ws.insert_chart(0, 7, chart)
+    sh.finish(row + 1, 5, table=False)
+
+
+def _formats(wb: xlsxwriter.Workbook) -> dict[str, object]:
+    base = {"font_name": "宋体", "font_size": 10}
+    header = {**base, "bold": True, "bg_color": "#D9E1F2", "border": 1, "align": "center",
+              "valign": "vcenter", "text_wrap": True}
+    total = {**base, "bold": True, "top": 1}
+    specs = {
+        "header": header, "money": {**base, "num_format": "#,##0.00"},
+        "rate": {**base, "num_format": "0.00%"}, "score": {**base, "num_format": "0.00"},
+        "center": {**base, "align": "center"}, "wrap": {**base, "text_wrap": True},
+        "total_label": total, "total_money": {**total, "num_format": "#,##0.00"},
+        "total_rate": {**total, "num_format": "0.00%"},
+    }
+    return {name: wb.add_format(spec) for name, spec in specs.items()}
+
+
+def write_summary(batch: BatchResult, out: Path | Writer) -> Path:
+    """Write summary.xlsx into `out` (a folder, or the output folder's Writer) atomically and
+    return its path."""
+    writer = out if isinstance(out, Writer) else Writer(Path(out), managed=False)
+    dest = writer.root / "summary.xlsx"
+    with writer.path("summary.xlsx") as tmp:
+        wb = xlsxwriter.Workbook(str(tmp), OPTIONS)
+        # pinned so that the same batch gives the same bytes (spec §6)
+        wb.set_properties({"title": f"{batch.year}年度部门整体支出绩效自评汇总", "author": "perfxl",
+                           "created": dt.datetime(batch.year + 1, 1, 1)})
+        fmt = _formats(wb)
+        sheets = {name: _Sheet(wb, name, fmt) for name in SHEETS}
+        _write_summary_sheet(sheets["汇总"], batch)
+        _write_scores_sheet(sheets["指标得分"], batch)
+        _write_findings_sheet(sheets["问题清单"], batch)
+        _write_missing_sheet(sheets["未报送"], batch)
+        _write_stats_sheet(sheets["统计"], wb, batch)
+        wb.close()
+    return dest

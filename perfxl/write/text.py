@@ -1,0 +1,49 @@
+"""Text shared by every output: unit text made plain, and the one sentence on a resubmission."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from perfxl.findings import CATALOGUE
+
+_LINE_BREAKS = re.compile("\r\n|[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+#: bidi embeddings/overrides/isolates (they can make a name read backwards) and the BOM
+_INVISIBLE = "\u202a-\u202e\u2066-\u2069\ufeff"
+_SPACES = re.compile(r"[^\S\n]")  # whitespace other than \n (str.isspace's set)
+#: control characters (Cc) that are not whitespace, surrogates (Cs), bidi controls and the BOM
+_DROPPED = re.compile(f"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ud800-\udfff{_INVISIBLE}]")
+
+
+def clean(value: object) -> str:
+    """Unit text made plain: line breaks unified to \\n, other whitespace to spaces, control and
+    bidi characters removed, then NFC."""
+    text = _LINE_BREAKS.sub("\n", str(value))
+    text = _SPACES.sub(" ", text)
+    return unicodedata.normalize("NFC", _DROPPED.sub("", text))
+
+
+def since_last_text(since: dict | None) -> str | None:
+    """One Chinese line on a resubmission: findings resolved, still open, new; inputs changed."""
+    if not since:
+        return None
+    from perfxl.spec.fields import fields
+
+    parts = []
+    for key, label in (("resolved", "已解决"), ("still_open", "仍存在"), ("new", "新出现")):
+        codes = since.get(key) or []
+        if codes:
+            parts.append(f"{label}：" + "、".join(f"{CATALOGUE[c][1]}（{c}）" if c in CATALOGUE else c for c in codes))
+    changed = since.get("changed_fields") or {}
+    if changed:
+        spec = fields()
+        items = [f"{spec[k].label if k in spec else k} {_show(old)} → {_show(new)}" for k, (old, new) in changed.items()]
+        parts.append("改动的数据：" + "；".join(items))
+    return "；".join(parts) if parts else "重新报送，问题与数据均无变化"
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return "（空）"
+    text = str(value)
+    return text if len(text) <= 20 else text[:20] + "…"
