@@ -283,3 +283,51 @@ def test_bands_without_otherwise_score_zero_past_the_last_band(tmp_path):
     path = tmp_path / "no-otherwise.toml"
     path.write_text(text.replace(", otherwise = 0 }", " }"), encoding="utf-8")
     assert "otherwise" not in load(str(path)).indicator("A2").rule
+
+
+# -- the notice (spec §12: 通知文号, 通知名称) --------------------------------------------------
+
+NOTICE_BLOCK = '''[notice]
+number = "湛财绩〔2021〕5号"
+title = "湛江市财政局关于开展2021年市级财政资金绩效自评工作的通知"
+'''
+
+
+def test_default_rubric_names_the_rounds_notice():
+    notice = load_rubric("gd-dept-2020").notice
+    assert (notice.number, notice.title) == ("湛财绩〔2021〕5号", "湛江市财政局关于开展2021年市级财政资金绩效自评工作的通知")
+
+
+def test_hash_is_the_published_one_and_ignores_the_notice():
+    """The notice is descriptive: templates already sent out keep matching (_meta rubric_hash)."""
+    pinned = "32177e674f9348518b0c275f236051449237af5f868aa7f5ce4f7d8ac05646c2"
+    assert NOTICE_BLOCK in DEFAULT_TEXT
+    without = parse_rubric(DEFAULT_TEXT.replace(NOTICE_BLOCK, ""))
+    other = parse_rubric(DEFAULT_TEXT.replace("湛财绩〔2021〕5号", "粤财绩〔2021〕9号"))
+    assert without.notice is None
+    assert other.notice.number == "粤财绩〔2021〕9号"
+    assert load_rubric("gd-dept-2020").hash == without.hash == other.hash == pinned
+
+
+@pytest.mark.parametrize(("block", "expected"), [
+    ('[notice]\nnumber = "湛财绩〔2021〕5号"\n', ("湛财绩〔2021〕5号", "")),
+    ('[notice]\ntitle = "《关于开展绩效自评的通知》"\n', ("", "关于开展绩效自评的通知")),  # 《》 once, by the report
+    ('[notice]\nnumber = "  "\ntitle = ""\n', None),  # empty: as if absent
+])
+def test_notice_may_give_either_part(block, expected):
+    notice = parse_rubric(DEFAULT_TEXT.replace(NOTICE_BLOCK, block)).notice
+    assert (notice and (notice.number, notice.title)) == expected
+
+
+@pytest.mark.parametrize(("block", "words"), [
+    ('[notice]\nnumber = "湛财绩〔2021〕5号"\ndate = 2021-05-10\n', "date 不认识"),
+    ("[notice]\nnumber = 5\n", "number（通知文号）应为文字"),
+    ('notice = "湛财绩〔2021〕5号"\n', "应写成 [notice] 表"),
+])
+def test_bad_notice_is_refused_naming_the_line(tmp_path, block, words):
+    text = DEFAULT_TEXT.replace(NOTICE_BLOCK, "")
+    at = text.index("[[indicator]]")
+    text = text[:at] + block + "\n" + text[at:]
+    message = _load_broken(tmp_path, text)
+    (line,) = [n for n, ln in enumerate(text.splitlines(), 1) if ln.startswith(("[notice]", "notice ="))]
+    assert words in message and _named_line(message) == line, message

@@ -70,6 +70,14 @@ class Grade:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """The notice that orders the round: 通知文号 `number` and 通知名称 `title` (spec §12)."""
+
+    number: str = ""
+    title: str = ""  # without the 《》 a citation puts around it
+
+
+@dataclass(frozen=True)
 class Rubric:
     id: str
     name: str
@@ -78,6 +86,8 @@ class Rubric:
     grades: tuple[Grade, ...]
     indicators: tuple[Indicator, ...]
     source: str
+    #: descriptive, like names and criteria: not part of the hash
+    notice: Notice | None = None
 
     def indicator(self, code: str) -> Indicator:
         return next(i for i in self.indicators if i.code == code)
@@ -233,6 +243,36 @@ def _check_computed(rule: dict, value: dict | None, kind: str, weight: Decimal, 
         _number(rule[RULE_PARAMS[kind][0]])
 
 
+NOTICE_KEYS = {"number": "通知文号", "title": "通知名称"}
+
+
+def _notice(raw: object, source: str, text: str) -> Notice | None:
+    """`[notice] number = "湛财绩〔2021〕5号"  title = "…的通知"`; absent or empty -> None."""
+    if raw is None:
+        return None
+    line = next((n for n, ln in enumerate(text.splitlines(), 1) if re.match(r"\s*(\[notice\]|notice\s*=)", ln)), 1)
+    where = f"{source} 第 {line} 行"
+    usage = "应写成 [notice] 表：number = \"通知文号\"，title = \"通知名称\""
+    if not isinstance(raw, dict):
+        raise RubricError(f"{where}：notice {usage}")
+    unknown = sorted(set(raw) - set(NOTICE_KEYS))
+    if unknown:
+        raise RubricError(f"{where}：[notice] 中的 {'、'.join(unknown)} 不认识，"
+                          f"可用：{'、'.join(f'{k}（{v}）' for k, v in NOTICE_KEYS.items())}")
+    got = {}
+    for key, label in NOTICE_KEYS.items():
+        value = raw.get(key, "")
+        if not isinstance(value, str):
+            raise RubricError(f"{where}：[notice] 的 {key}（{label}）应为文字，用英文双引号括起")
+        got[key] = " ".join(value.split())
+    title = got["title"]
+    if title.startswith("《") and title.endswith("》"):  # the citation adds its own
+        title = title[1:-1].strip()
+    if not got["number"] and not title:
+        return None
+    return Notice(number=got["number"], title=title)
+
+
 def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
     """Parse and validate rubric TOML text."""
     try:
@@ -263,6 +303,7 @@ def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
     return Rubric(
         id=data["id"], name=data["name"], year=int(data["year"]), deadline_rule=deadline,
         grades=grades, indicators=tuple(indicators), source=source,
+        notice=_notice(data.get("notice"), source, text),
     )
 
 
