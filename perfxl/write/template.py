@@ -19,6 +19,7 @@ from perfxl.read.values import format_number
 from perfxl.spec.fields import Field, sections
 from perfxl.spec.rubric import Indicator, Rubric
 from perfxl.write.atomic import atomic_path
+from perfxl.write.printing import set_print
 
 SCORE_HEADERS = ("指标编码", "一级指标", "二级指标", "三级指标", "分值", "评分标准", "指标值",
                  "自评得分", "自评说明（扣分原因/佐证材料）")
@@ -160,6 +161,7 @@ class _Builder:
         for r, (text, fmt) in enumerate(lines):
             ws.write_string(r, 0, text, self.f[fmt])
             ws.set_row(r, 30 if fmt == "title" else 48)
+        set_print(ws, (len(lines) - 1, 0), landscape=False)
         ws.protect("", PROTECT)
 
     def basic(self) -> None:
@@ -181,6 +183,7 @@ class _Builder:
             for f in section.fields:
                 self.field_row(ws, row, f)
                 row += 1
+        set_print(ws, (row - 1, 3), landscape=False, titles=(2, 2))
         ws.protect("", PROTECT)
 
     def field_row(self, ws, row: int, f: Field) -> None:
@@ -249,6 +252,8 @@ class _Builder:
         ws.write_formula(grade_at, 8, f'="按自动合计应为："&{_grade_formula(f"SUM({scores})", self.rubric)}',
                          self.f["check"], "")
         self.name("grade_self", SCORE_SHEET, grade_at, 7)
+        # 评分标准 is long text in nine columns: landscape
+        set_print(ws, (grade_at, last), landscape=True, titles=(2, 2))
         ws.protect("", PROTECT)
 
     def indicator_row(self, ws, row: int, ind: Indicator) -> None:
