@@ -204,8 +204,9 @@ class _Scorer:
                          f"{where}为不适用指标，但填写了得分 {values.show(fv.value)}；该分数不计入核定总分", fv)
             return
         if parsed.problem or parsed.value is None:
-            what = "未填写" if not parsed.problem else parsed.problem[1]
-            self.add("score-out-of-range", f"{where}的自评得分{what}，应填写 0～{format_number(ind.weight)} 之间的分数", fv)
+            # a blank is a value not given (missing-value), not a value out of range (issue 11)
+            code, what = ("missing-value", "未填写") if not parsed.problem else ("score-out-of-range", parsed.problem[1])
+            self.add(code, f"{where}的自评得分{what}，应填写 0～{format_number(ind.weight)} 之间的分数", fv)
             fv.error = True
             return
         score: Decimal = parsed.value  # type: ignore[assignment]
