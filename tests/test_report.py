@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import unicodedata
@@ -16,6 +17,7 @@ from markdown_it import MarkdownIt
 
 from perfxl.model import Adjustment, BatchResult, FileResult, Options
 from perfxl.resources import templates_dir
+from perfxl.spec.rubric import Notice
 from perfxl.write.naming import safe_name
 from perfxl.write.report import environment, md, paras, render_report, write_reports
 
@@ -129,7 +131,7 @@ def test_team_and_filing_on_time(make_return, evaluate):
 def test_late_filing(make_return, evaluate):
     _, text = report_of(make_return, evaluate, filing_date=dt.date(2021, 6, 25))
     assert "于2021年6月25日报送自评材料，逾期5天（规定时间为2021年6月20日）。" in text
-    assert "自评材料报送及时性为逾期5天，得0.00分" in text
+    assert "自评材料于2021年6月25日报送，逾期5天，得0.00分" in text
 
 
 def test_results_and_indicator_sentences(make_return, evaluate):
@@ -144,6 +146,64 @@ def test_results_and_indicator_sentences(make_return, evaluate):
     assert order == sorted(order)
     assert "### （三）存在问题\n\n无。\n" in text
     assert "## 附件二 审核发现\n\n无。\n" in text
+
+
+def test_day_counts_read_as_a_unit_writes_them(make_return, evaluate):
+    _, text = report_of(make_return, evaluate)
+    assert ("部门预算批复后第20天公开，得5.00分；自评工作质量自评得5.00分；"
+            "自评材料于2021年6月4日报送，在规定时间内，得5.00分。") in text
+    assert "及时性为" not in text  # no "预算公开及时性为20天", no "…为按时报送"
+    assert "| C1 | 预算监督 | 信息公开 | 预算公开及时性 | 5 | 20天 |" in text  # the table keeps the value
+
+
+@pytest.mark.parametrize(("published", "sentence"), [
+    (dt.date(2020, 2, 18), "部门预算批复当天公开，得5.00分；"),
+    (dt.date(2020, 3, 15), "部门预算批复后第26天公开，超过规定的20天，得0.00分；"),
+    (None, "部门预算公开日期未填写，视为未公开，得0.00分；"),
+])
+def test_budget_publication_sentence(make_return, evaluate, published, sentence):
+    _, text = report_of(make_return, evaluate, budget_published_date=published)
+    assert sentence in text
+
+
+def test_report_cites_the_rounds_notice(make_return, evaluate):
+    _, text = report_of(make_return, evaluate)
+    assert ("根据《湛江市财政局关于开展2021年市级财政资金绩效自评工作的通知》（湛财绩〔2021〕5号）要求，"
+            "测试市测试局对2020年度部门整体支出绩效开展了自评，现将自评情况报告如下：") in paragraph_texts(text)
+
+
+@pytest.mark.parametrize(("notice", "opening"), [
+    (None, "根据部门整体支出绩效自评工作的要求，测试市测试局对"),
+    (Notice(number="湛财绩〔2021〕5号"), "根据湛财绩〔2021〕5号文件要求，测试市测试局对"),
+    (Notice(title="关于开展绩效自评的通知"), "根据《关于开展绩效自评的通知》要求，测试市测试局对"),
+])
+def test_a_rubric_without_a_full_notice_still_opens_well(make_return, evaluate, notice, opening):
+    result = evaluate(make_return())
+    text = render_report(result, Options.for_rubric(dataclasses.replace(RUBRIC, notice=notice)))
+    first = next(t for t in paragraph_texts(text) if t.startswith("根据"))
+    assert first.startswith(opening)
+    assert ("湛财绩" in text) == bool(notice and notice.number)  # nothing cited that the rubric lacks
+
+
+def test_report_ends_with_the_lines_the_unit_stamps(make_return, evaluate):
+    _, text = report_of(make_return, evaluate)
+    body = text[: text.index("## 附件一")]
+    assert body.endswith("## 四、其他自评情况\n\n无。\n\n单位（公章）：测试市测试局\n\n填报日期：2021年6月4日\n\n")
+    assert "填报日期" not in body[: body.index("单位（公章）")]  # said once, where it is signed
+
+
+def test_a_departments_own_accounts_bear_the_departments_seal(make_return, evaluate):
+    _, text = report_of(make_return, evaluate, unit_name="测试市测试局本级", department="测试市测试局")
+    assert "评价单位：测试市测试局本级" in text
+    assert "单位（公章）：测试市测试局\n" in text
+    _, text = report_of(make_return, evaluate, unit_name="测试市测试中心", department="测试市测试局")
+    assert "单位（公章）：测试市测试中心\n" in text
+
+
+def test_a_blank_filing_date_leaves_the_line_to_fill_in(make_return, evaluate):
+    result, text = report_of(make_return, evaluate, filing_date=None)
+    assert "missing-value" in [f.code for f in result.findings]
+    assert "填报日期：　　年　　月　　日\n" in text
 
 
 def test_indicator_table(make_return, evaluate):

@@ -138,6 +138,8 @@ class Row:
     self_score: Decimal | None
     reviewed_score: Decimal | None
     note: str | None  # the unit's 自评说明
+    #: the analysis sentence's words for a day-count row, as a unit writes them ("自评材料于…报送")
+    phrase: Md | None = None
 
 
 def _state(res: IndicatorResult) -> str:
@@ -160,6 +162,58 @@ def _value_text(ind: Indicator, res: IndicatorResult) -> Md:
     return Md(f"{res.value}天")
 
 
+def _event(key: str) -> str:
+    """A date field's label as the event it records: 部门预算批复日期 -> 部门预算批复."""
+    label = fields()[key].label
+    return label[:-2] if label.endswith("日期") else label
+
+
+def _phrase(ind: Indicator, res: IndicatorResult, f: dict[str, object]) -> Md | None:
+    """How a unit says a day count: "自评材料于2021年6月4日报送，在规定时间内",
+    "部门预算批复后第20天公开" — never "…及时性为20天"."""
+    v = ind.value
+    if v is None or v["kind"] not in ("days_late", "days_between") or res.applicable is not True:
+        return None
+    if v["kind"] == "days_late":
+        date = f.get(v["date"])
+        if res.value is None or not isinstance(date, dt.date):
+            return None
+        # filing_date is every form's 填报日期 (spec §12): the day the materials were sent
+        said = f"自评材料于{cn_date(date)}报送" if v["date"] == "filing_date" else f"{md(fields()[v['date']].label)}为{cn_date(date)}"
+        return Md(said + (f"，逾期{res.value}天" if res.value else "，在规定时间内"))
+    first, then = _event(v["start"]), _event(v["end"])
+    common = next((n for n, (a, b) in enumerate(zip(first, then, strict=False)) if a != b), 0)
+    if 0 < common < min(len(first), len(then)):  # 部门预算批复 … 部门预算公开: say the subject once
+        then = then[common:]
+    if res.value is None:
+        if res.reason == "blank" and f.get(v["end"]) is None:
+            return Md(f"{md(fields()[v['end']].label)}未填写，视为未{md(then)}")
+        return None
+    when = "当天" if res.value == 0 else f"后第{res.value}天"
+    over = ind.rule.get("days")
+    late = f"，超过规定的{over}天" if ind.rule["kind"] == "days_within" and res.value > over else ""
+    return Md(f"{md(first)}{when}{md(then)}{late}")
+
+
+def _notice(ctx: Context) -> Md | None:
+    """The round's notice as a report cites it: 《通知名称》（通知文号）."""
+    notice = ctx.rubric.notice
+    if notice is None:
+        return None
+    if notice.title and notice.number:
+        return Md(f"《{md(notice.title)}》（{md(notice.number)}）")
+    return Md(f"《{md(notice.title)}》" if notice.title else f"{md(notice.number)}文件")
+
+
+def _seal(result: FileResult) -> str:
+    """Whose seal the report bears: a department's 本级 accounts bear the department's (as in
+    the sample: 中共湛江市委组织部本级 stamped 中共湛江市委组织部)."""
+    name, department = result.unit_name, result.department
+    if name and department and name == f"{department}本级":
+        return department
+    return name or "（单位名称未填写）"
+
+
 def _group_title(level1: str) -> str:
     return level1 if level1.endswith(("情况", "效益")) else f"{level1}情况"
 
@@ -172,7 +226,7 @@ def report_context(result: FileResult, ctx: Context) -> dict[str, object]:
         res = by_code.get(ind.code) or IndicatorResult(ind.code, applicable=None, manual=ind.manual)
         rows.append(Row(ind.code, ind.level1, ind.level2, ind.name, ind.weight, ind.criteria,
                         _state(res), _value_text(ind, res), res.self_score, res.reviewed_score,
-                        res.note))
+                        res.note, phrase=_phrase(ind, res, result.fields)))
     names = [g for g, _ in ctx.rubric.level1_groups]
     effects_group = "预算使用效益" if "预算使用效益" in names else names[-1]
     groups = [{"title": _group_title(name), "effects": name == effects_group,
@@ -189,6 +243,9 @@ def report_context(result: FileResult, ctx: Context) -> dict[str, object]:
     return {
         "unit_name": result.unit_name or "（单位名称未填写）", "unit_code": result.unit_code,
         "file": result.file, "year": ctx.year, "deadline": ctx.deadline, "late_days": late,
+        "notice": _notice(ctx), "seal": _seal(result),
+        # a blank date is a line to write on by hand, as on a printed form
+        "signed_on": cn_date(filing) if isinstance(filing, dt.date) else Md("　　年　　月　　日"),
         # the unit's own text already gives the staffing figures: do not repeat them
         "staffing_stated": bool(stated) and all(p in functions for p in stated),
         "f": f, "rows": rows, "groups": groups, "findings": findings,
