@@ -114,3 +114,18 @@ def evaluate():
 def codes(result) -> list[str]:
     """The finding codes of a FileResult, in order."""
     return [f.code for f in result.findings]
+
+
+def require_programs(*programs: str, install: str = "") -> None:
+    """The outside programs a test drives (LibreOffice, Chromium, poppler): in CI (CI=true, where
+    .ci/run installs them) their absence fails the test; elsewhere it skips, saying what to install."""
+    import os
+    import shutil
+
+    missing = [p for p in programs if shutil.which(p) is None and not Path(p).is_file()]
+    if not missing:
+        return
+    reason = f"not installed: {', '.join(missing)}" + (f" (apt-get install {install})" if install else "")
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason + "; .ci/run installs it")
+    pytest.skip(reason)

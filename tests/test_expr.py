@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from conftest import require_programs
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -544,8 +545,8 @@ def _workbook(path: Path, values: dict[str, object], formulas: list[str]) -> Non
 def test_libreoffice_computes_what_evaluate_computes(tmp_path):
     from python_calamine import CalamineWorkbook
 
-    soffice = shutil.which("soffice") or shutil.which("libreoffice")
-    assert soffice, "LibreOffice is needed for this test (Debian: apt-get install libreoffice-calc-nogui)"
+    require_programs("soffice", install="libreoffice-calc-nogui")
+    soffice = shutil.which("soffice")
     exprs = [parse(t) for t, _ in BUILT_IN.values()] + [parse(t) for t in EXTRA]
     conds = [parse_condition(t) for t in CONDITIONS]
     formulas = [to_excel(e, str, DEADLINE) for e in exprs] + [

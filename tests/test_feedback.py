@@ -13,8 +13,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
+import pytest
 import python_calamine
-from conftest import RUBRIC
+from conftest import RUBRIC, require_programs
 from openpyxl.comments import Comment
 
 from perfxl.findings import Finding
@@ -364,9 +365,10 @@ def test_input_changed_after_review_gets_the_findings_only(make_return, tmp_path
     assert src.exists()
 
 
+@pytest.mark.slow
 def test_libreoffice_reads_the_feedback_back(make_return, tmp_path):
-    soffice = shutil.which("soffice") or shutil.which("libreoffice")
-    assert soffice, "LibreOffice is needed for this test (Debian: apt-get install libreoffice-calc-nogui)"
+    require_programs("soffice", install="libreoffice-calc-nogui")
+    soffice = shutil.which("soffice")
     src = make_return("in/u1.xlsx", carryover_end=Decimal("42.53"))
     sheet, ref = named_cell(src, "carryover_end")
     _, (out,) = run(tmp_path / "in", tmp_path / "out")

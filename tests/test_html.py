@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from conftest import RUBRIC, good_values
+from conftest import RUBRIC, good_values, require_programs
 
 from perfxl.model import Options
 from perfxl.run.pipeline import run_batch
@@ -151,8 +151,7 @@ def test_markdown_paths_must_match_the_scored_files(site):
 def browser():
     from playwright import sync_api
 
-    if not Path(CHROMIUM).is_file():
-        pytest.fail("Chromium is not installed (apt-get install chromium); .ci/run installs it")
+    require_programs(CHROMIUM, install="chromium")
     with sync_api.sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
@@ -194,6 +193,7 @@ def column(pg, header: str) -> list[str]:
     return [r[i] for r in rows(pg)]
 
 
+@pytest.mark.slow  # drives Chromium
 def test_index_works_offline_in_chromium(site, page, tmp_path):
     batch, out, _ = site
     page.goto((out / "index.html").as_uri())
@@ -207,6 +207,7 @@ def test_index_works_offline_in_chromium(site, page, tmp_path):
     assert page.blocked == [] and page.problems == [] and page.dialogs == []
 
 
+@pytest.mark.slow  # drives Chromium
 def test_header_click_sorts_numerically(site, page):
     _, out, _ = site
     page.goto((out / "index.html").as_uri())
@@ -221,6 +222,7 @@ def test_header_click_sorts_numerically(site, page):
     assert page.blocked == [] and page.problems == []
 
 
+@pytest.mark.slow  # drives Chromium
 def test_filter_hides_rows(site, page):
     _, out, _ = site
     page.goto((out / "index.html").as_uri())
@@ -233,6 +235,7 @@ def test_filter_hides_rows(site, page):
     assert len(rows(page)) == 6
 
 
+@pytest.mark.slow  # drives Chromium
 def test_unit_link_opens_the_report_and_back(site, page):
     _, out, _ = site
     page.goto((out / "index.html").as_uri())
@@ -248,6 +251,7 @@ def test_unit_link_opens_the_report_and_back(site, page):
     assert page.blocked == [] and page.problems == []
 
 
+@pytest.mark.slow  # drives Chromium
 @pytest.mark.parametrize("name", [IMG, SCRIPT])
 def test_unit_names_never_run(site, page, name):
     _, out, pages = site

@@ -604,6 +604,7 @@ def _assert_restored(out: Path, done, expected: dict[str, bytes]) -> None:
     assert not list((out / ".perfxl").glob("tmp/*"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("error, where, earlier", FAILURES, ids=_ids(FAILURES))
 def test_an_unwritable_output_exits_2_incomplete_and_the_next_run_restores_it(
         inbox, previous, out, tmp_path, monkeypatch, error, where, earlier):
@@ -711,6 +712,7 @@ PROCESS_FAILURES = [(errno.ENOSPC, "summary.xlsx", False), (errno.EROFS, "summar
                     (errno.ENOSPC, "results.json", True)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("error, where, earlier", PROCESS_FAILURES, ids=_ids(PROCESS_FAILURES))
 def test_no_process_of_a_failed_run_prints_a_traceback_or_leaves_a_file(
         inbox, previous, out, tmp_path, injected, error, where, earlier):
@@ -747,6 +749,7 @@ def _as_root(*command: str) -> subprocess.CompletedProcess:
     return subprocess.run([*prefix, *command], capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_a_really_full_disk_exits_2_and_a_roomier_one_recovers(inbox, tmp_path, clean):
     disk = tmp_path / "u盘"
     disk.mkdir()

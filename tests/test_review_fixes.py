@@ -88,6 +88,7 @@ def test_editing_an_output_template_renders_the_reports_again(tmp_path, monkeypa
         code_fingerprint.cache_clear()
 
 
+@pytest.mark.slow
 def test_a_fifo_in_the_folder_costs_its_time_limit_not_the_batch(tmp_path, make_return):
     make_return("in/a.xlsx")
     os.mkfifo(tmp_path / "in" / "pipe.xlsx")

@@ -135,6 +135,7 @@ def test_prefilled_cells_are_locked(tmp_path):
     assert meta["unit_code"] == "440800001"
 
 
+@pytest.mark.slow
 def test_wheel_ships_templates_rubric_and_fields(tmp_path):
     """A plain `pip install .` has templates/ (as perfxl.templates) and the data files."""
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO)],

@@ -67,6 +67,7 @@ def _read(folder: Path, options, read, jobs: int = 2, **kw) -> dict:
         return {r.file: r for _, r in pool.run([c for c in discover(folder) if not c.ignore])}
 
 
+@pytest.mark.slow
 def test_abort_hang_and_bug_cost_only_their_file(folder):
     options = replace(Options.for_rubric(RUBRIC), limits=Limits(seconds=3))
     started = time.monotonic()
@@ -90,6 +91,7 @@ def test_memory_limit_fails_the_file_not_the_batch(folder):
     assert got["hang.xlsx"].status == "reviewed"  # an ordinary file for this reader
 
 
+@pytest.mark.slow
 def test_polled_memory_limit_without_rlimit(folder):
     """Windows has no RLIMIT_AS: the pool watches the workers' memory and stops a runaway file."""
     options = replace(Options.for_rubric(RUBRIC), limits=Limits(memory_bytes=400 * 2**20))
@@ -282,6 +284,7 @@ def _living(pids: list[int]) -> list[int]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX; the lifeline is the same on Windows")
 def test_every_child_dies_with_its_parent_after_kill_9(tmp_path):
     for name in ("a.xlsx", "b.xlsx"):
