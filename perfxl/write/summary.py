@@ -16,11 +16,18 @@ import xlsxwriter
 
 from perfxl.findings import CATALOGUE, Finding
 from perfxl.model import STATUS_LABELS, STATUS_ORDER, BatchResult, FileResult
+from perfxl.ooxml.comments import line_count
 from perfxl.ooxml.refs import display_width
 from perfxl.write.folder import Writer
+from perfxl.write.printing import set_print
 from perfxl.write.text import since_last_text
 
 SHEETS = ("汇总", "指标得分", "问题清单", "未报送", "统计")
+#: printed landscape, the wide tables; the others portrait (issue 11)
+LANDSCAPE = ("汇总", "指标得分", "问题清单")
+#: 汇总's free-text columns wrap at these widths (characters): at their full length the sheet
+#: fitted to one A4 page wide printed at a third of its size
+SUMMARY_WRAP = {1: 20, 2: 18, 3: 24, 17: 28, 18: 24}
 SUMMARY_HEADERS = (
     "单位编码", "单位名称", "主管部门", "文件", "状态", "本年收入合计", "年初结转和结余",
     "本年支出合计", "年末结转和结余", "预算执行率", "自评总分", "核定总分", "自评等级", "核定等级",
@@ -87,11 +94,14 @@ class _Sheet:
 
     def __init__(self, wb: xlsxwriter.Workbook, name: str, fmt: dict[str, object]) -> None:
         self.ws, self.fmt, self.widths = wb.add_worksheet(name), fmt, {}
+        self.last = (0, 0)  # the bottom-right cell written: the print area
 
     def put(self, row: int, col: int, value: object, fmt: str | None = None) -> None:
         if isinstance(value, str) and fmt in NUMERIC_FORMATS:
             fmt = "center"  # "—" or 不适用 in a number column
         style = self.fmt.get(fmt) if fmt else None
+        if row > self.last[0] or col > self.last[1]:
+            self.last = (max(row, self.last[0]), max(col, self.last[1]))
         if value is None:
             self.ws.write_blank(row, col, None, style)
             return
@@ -113,8 +123,12 @@ class _Sheet:
         if table:
             self.ws.freeze_panes(1, freeze_cols)
             self.ws.autofilter(0, 0, max(rows - 1, 0), cols - 1)
-        for col, width in self.widths.items():
-            self.ws.set_column(col, col, min(max(width + 2, 8), 60))
+        for col in self.widths:
+            self.ws.set_column(col, col, self.col_width(col))
+
+    def col_width(self, col: int) -> float:
+        """The width (characters) `finish` gives a column; Excel's default for one never written."""
+        return min(max(self.widths[col] + 2, 8), 60) if col in self.widths else 8.43
 
 
 def _score(value: Decimal | None) -> object:
@@ -146,12 +160,15 @@ def _summary_row(r: FileResult) -> list[object]:
 def _write_summary_sheet(sh: _Sheet, batch: BatchResult) -> None:
     headers = (*SUMMARY_HEADERS, *EXTRA_HEADERS)
     sh.header(0, headers)
-    formats = {5: "money", 6: "money", 7: "money", 8: "money", 9: "rate", 10: "score", 11: "score"}
+    formats = {5: "money", 6: "money", 7: "money", 8: "money", 9: "rate", 10: "score", 11: "score",
+               **dict.fromkeys(SUMMARY_WRAP, "wrap")}
     sums = [Decimal(0)] * len(MONEY_KEYS)
+    texts: list[dict[int, str]] = []
     for n, r in enumerate(batch.files, start=1):
         row = _summary_row(r)
         for col, value in enumerate(row):
             sh.put(n, col, value, formats.get(col))
+        texts.append({col: clean_text(row[col]) for col in SUMMARY_WRAP if isinstance(row[col], str)})
         if in_total(r):
             sums = [s + (v or 0) for s, v in zip(sums, row[5:9], strict=True)]
     last = len(batch.files) + 1
@@ -162,6 +179,14 @@ def _write_summary_sheet(sh: _Sheet, batch: BatchResult) -> None:
     base = begin + income
     sh.put(last, 9, expense / base if base else None, "total_rate")
     sh.finish(len(batch.files) + 1, len(headers), freeze_cols=2)
+    widths = {col: min(sh.col_width(col), cap) for col, cap in SUMMARY_WRAP.items()}
+    for col, width in widths.items():
+        sh.ws.set_column(col, col, width)
+    for n, wrapped in enumerate(texts, start=1):
+        # LibreOffice does not grow a row for its wrapped text: give the lines their height
+        lines = max((line_count(text, int(widths[col])) for col, text in wrapped.items()), default=1)
+        if lines > 1:
+            sh.ws.set_row(n, 13.5 * lines)
 
 
 def _write_scores_sheet(sh: _Sheet, batch: BatchResult) -> None:
@@ -255,8 +280,21 @@ def _write_stats_sheet(sh: _Sheet, wb: xlsxwriter.Workbook, batch: BatchResult) 
     chart.set_title({"name": "核定等级分布"})
     chart.set_legend({"none": True})
     chart.set_y_axis({"min": 0, "major_gridlines": {"visible": True}})
-    sh.ws.insert_chart(0, 7, chart)
+    _chart_page(sh, chart, row, 5)
     sh.finish(row + 1, 5, table=False)
+
+
+def _chart_page(sh: _Sheet, chart, below: int, cols: int) -> None:
+    """Put `chart` on a printed page of its own: a page break after the tables (last row
+    `below`), then the chart as wide as their `cols` columns, so it prints whole, never split."""
+    # xlsxwriter's pixels for a width in characters (7 px a digit, 5 px padding)
+    width = sum(int(sh.col_width(c) * 7 + 0.5) + 5 for c in range(cols)) - 8
+    height = round(width * 0.62)
+    sh.ws.set_h_pagebreaks([below + 2])
+    # a blank row under the break: a chart anchored on it would leave its top edge on the page before
+    sh.ws.insert_chart(below + 3, 0, chart, {"x_offset": 4})
+    chart.set_size({"width": width, "height": height})
+    sh.last = (below + 3 + -(-height // 20), max(sh.last[1], cols - 1))  # 20 px a default row
 
 
 def _formats(wb: xlsxwriter.Workbook) -> dict[str, object]:
@@ -291,5 +329,7 @@ def write_summary(batch: BatchResult, out: Path | Writer) -> Path:
         _write_findings_sheet(sheets["问题清单"], batch)
         _write_missing_sheet(sheets["未报送"], batch)
         _write_stats_sheet(sheets["统计"], wb, batch)
+        for name, sh in sheets.items():
+            set_print(sh.ws, sh.last, landscape=name in LANDSCAPE, titles=None if name == "统计" else (0, 0))
         wb.close()
     return dest
