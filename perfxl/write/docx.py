@@ -9,6 +9,10 @@ Between reading and writing, the document goes through pandoc's JSON AST here, f
 reference document cannot say: table column widths from their content (pipe tables have
 none), bold header cells (LibreOffice ignores a table style's header-row formatting), and a
 title broken before its year, as official titles break between meaningful parts.
+
+After writing, word/document.xml gets what Markdown cannot say at all: a wide table (the
+indicator appendix) on landscape pages of its own section, and the closing 单位（公章）/填报日期
+lines set right, where the stamp goes.
 """
 
 from __future__ import annotations
@@ -18,9 +22,13 @@ import json
 import os
 import re
 import subprocess
+import zipfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from xml.dom import minidom
+
+from defusedxml.minidom import parseString
 
 from perfxl.model import BatchResult
 from perfxl.ooxml.refs import display_width
@@ -34,6 +42,14 @@ READER = "gfm-raw_html-emoji-autolink_bare_uris"
 #: at 10.5 pt less ten columns' cell margins (tables)
 TITLE_UNITS = 40
 TABLE_UNITS = 72
+#: a table of this many columns or more is set on landscape pages (the indicator appendix has 10)
+WIDE_COLUMNS = 8
+#: the landscape text block, 243 mm at 10.5 pt, less the cell margins
+LANDSCAPE_UNITS = 118
+#: A4 in twentieths of a point (portrait width, height)
+A4 = (11906, 16838)
+#: the lines a report ends with, set right (GB/T 9704: the date four characters from the right)
+CLOSING = ("单位（公章）：", "填报日期：")
 TIMEOUT = 120  # seconds for one pandoc run; a report converts in well under one
 
 
@@ -119,7 +135,8 @@ def _table(table: dict) -> None:
     rows = [[_text(_cell_blocks(c)) for c in row[1]] for row in body_rows]
     if len(header) != len(colspecs):
         return
-    for spec, width in zip(colspecs, column_widths(header, rows), strict=True):
+    avail = LANDSCAPE_UNITS if len(colspecs) >= WIDE_COLUMNS else TABLE_UNITS
+    for spec, width in zip(colspecs, column_widths(header, rows, avail), strict=True):
         spec[1] = {"t": "ColWidth", "c": width}
     for row in head_rows:
         for cell in row[1]:
@@ -161,6 +178,131 @@ def adjust(ast: dict) -> dict:
     return ast
 
 
+# -- the document XML ----------------------------------------------------------------------
+
+
+def _kids(node: minidom.Node, tag: str | None = None) -> list[minidom.Element]:
+    return [c for c in node.childNodes if c.nodeType == c.ELEMENT_NODE and (tag is None or c.tagName == tag)]
+
+
+def _style(p: minidom.Element) -> str | None:
+    for ppr in _kids(p, "w:pPr"):
+        for style in _kids(ppr, "w:pStyle"):
+            return style.getAttribute("w:val")
+    return None
+
+
+def _p_text(p: minidom.Element) -> str:
+    return "".join(t.firstChild.data for t in p.getElementsByTagName("w:t") if t.firstChild)
+
+
+def _ppr(doc: minidom.Document, p: minidom.Element) -> minidom.Element:
+    found = _kids(p, "w:pPr")
+    if found:
+        return found[0]
+    ppr = doc.createElement("w:pPr")
+    p.insertBefore(ppr, p.firstChild)
+    return ppr
+
+
+def _add(doc: minidom.Document, ppr: minidom.Element, tag: str, before: tuple[str, ...] = (), **attrs: str) -> None:
+    """Add `<tag attrs/>` to a pPr ahead of the first child named in `before` (the schema's order)."""
+    el = doc.createElement(tag)
+    for name, value in attrs.items():
+        el.setAttribute(name.replace("_", ":", 1), value)
+    ppr.insertBefore(el, next((c for c in _kids(ppr) if c.tagName in before), None))
+
+
+def _landscape(sect: minidom.Element) -> minidom.Element:
+    copy = sect.cloneNode(True)
+    for size in _kids(copy, "w:pgSz"):
+        size.setAttribute("w:w", str(A4[1]))
+        size.setAttribute("w:h", str(A4[0]))
+        size.setAttribute("w:orient", "landscape")
+    return copy
+
+
+def _text_width(sect: minidom.Element, width: int) -> int:
+    margins = _kids(sect, "w:pgMar")
+    if not margins:
+        return width
+    return width - sum(int(margins[0].getAttribute(f"w:{side}") or 0) for side in ("left", "right", "gutter"))
+
+
+def _break_paragraph(doc: minidom.Document, sect: minidom.Element) -> minidom.Element:
+    """An empty paragraph one twip high that ends a section."""
+    p = doc.createElement("w:p")
+    ppr = _ppr(doc, p)
+    _add(doc, ppr, "w:spacing", w_before="0", w_after="0", w_line="20", w_lineRule="exact")
+    ppr.appendChild(sect)
+    return p
+
+
+def _wide_part(blocks: list[minidom.Element], at: int) -> int:
+    """Where the part holding the wide table blocks[at] begins: its Heading1 and the bookmark
+    before it, else the table itself."""
+    i = at
+    while i > 0 and blocks[i - 1].tagName != "w:tbl":
+        i -= 1
+        if blocks[i].tagName == "w:p" and _style(blocks[i]) == "Heading1":
+            while i > 0 and blocks[i - 1].tagName == "w:bookmarkStart":
+                i -= 1
+            return i
+    return at
+
+
+def layout(xml: bytes) -> bytes:
+    """word/document.xml with each wide table in a landscape section (its heading and notes
+    with it; the pages before and after stay portrait) and the closing lines set right."""
+    doc = parseString(xml)
+    body = doc.getElementsByTagName("w:body")[0]
+    final = _kids(body, "w:sectPr")[-1]
+    landscape_width = _text_width(final, A4[1])
+    blocks = [b for b in _kids(body) if b is not final]
+    for n, p in enumerate(blocks[:-1]):
+        if p.tagName == "w:p" and _p_text(p).startswith(CLOSING[0]) and blocks[n + 1].tagName == "w:p" \
+                and _p_text(blocks[n + 1]).startswith(CLOSING[1]):
+            for i, line in enumerate((p, blocks[n + 1])):
+                ppr = _ppr(doc, line)
+                if i == 0:  # the two lines stay on one page
+                    _add(doc, ppr, "w:keepNext", before=("w:spacing", "w:ind", "w:jc", "w:rPr", "w:sectPr"))
+                _add(doc, ppr, "w:ind", before=("w:jc", "w:rPr", "w:sectPr"), w_firstLine="0", w_firstLineChars="0",
+                     w_right="1280", w_rightChars="400")
+                _add(doc, ppr, "w:jc", before=("w:rPr", "w:sectPr"), w_val="right")
+    wide = [n for n, b in enumerate(blocks) if b.tagName == "w:tbl" and len(b.getElementsByTagName("w:gridCol")) >= WIDE_COLUMNS]
+    for at in wide:
+        table = blocks[at]
+        cols = table.getElementsByTagName("w:gridCol")
+        widths = [int(c.getAttribute("w:w") or 0) for c in cols]
+        total = sum(widths) or 1
+        for col, w in zip(cols, widths, strict=True):  # the grid in proportion, across the wider block
+            col.setAttribute("w:w", str(round(w * landscape_width / total)))
+        start = _wide_part(blocks, at)
+        before = next((b for b in reversed(blocks[:start]) if b.tagName in ("w:p", "w:tbl")), None)
+        if before is not None and not (before.tagName == "w:p" and before.getElementsByTagName("w:sectPr")):
+            if before.tagName == "w:p":
+                _ppr(doc, before).appendChild(final.cloneNode(True))
+            else:
+                body.insertBefore(_break_paragraph(doc, final.cloneNode(True)), blocks[start])
+        following = next((b for b in blocks[at + 1:] if b.tagName in ("w:p", "w:tbl")), None)
+        if following is None:  # the document ends in landscape
+            body.replaceChild(_landscape(final), final)
+        else:
+            body.insertBefore(_break_paragraph(doc, _landscape(final)), table.nextSibling)
+    return doc.toxml(encoding="UTF-8")
+
+
+def _rewrite_document(path: Path) -> None:
+    """Apply `layout` to a written .docx, keeping every other member and its metadata."""
+    with zipfile.ZipFile(path) as z:
+        members = [(info, z.read(info)) for info in z.infolist()]
+    with zipfile.ZipFile(path, "w") as z:
+        for info, data in members:
+            fresh = zipfile.ZipInfo(info.filename, info.date_time)
+            fresh.compress_type, fresh.external_attr = info.compress_type, info.external_attr
+            z.writestr(fresh, layout(data) if info.filename == "word/document.xml" else data)
+
+
 # -- conversion ----------------------------------------------------------------------------
 
 
@@ -188,6 +330,7 @@ def markdown_to_docx(markdown: str, dest: Path, *, reference: Path | None = None
     with writer.path(rel) if writer is not None else atomic.atomic_path(dest) as tmp:
         _run([pandoc, "--from", "json", "--to", "docx", "--reference-doc", str(reference or reference_docx()),
               "--output", str(tmp)], json.dumps(ast, ensure_ascii=False).encode("utf-8"), env)
+        _rewrite_document(tmp)
     return dest
 
 
