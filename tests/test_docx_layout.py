@@ -18,7 +18,7 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.shared import Mm
 
-from perfxl.write.docx import A4, layout, markdown_to_docx
+from perfxl.write.docx import A4, PPR_ORDER, layout, markdown_to_docx
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "tests" / "golden" / "440800001_中共湛江市委组织部本级.md"
@@ -109,6 +109,15 @@ def test_closing_lines_are_set_right_and_end_the_body(sample):
     assert closing[1]._p.find(f"{qn('w:pPr')}/{qn('w:sectPr')}") is not None
     body = [p for p in d.paragraphs if p.text.startswith("根据")]
     assert body and body[0].alignment != WD_ALIGN_PARAGRAPH.RIGHT
+
+
+@pytest.mark.slow  # runs pandoc
+def test_paragraph_properties_keep_the_schema_order(sample):
+    """Word refuses a pPr whose children are out of order; LibreOffice does not, so check it here."""
+    d = docx.Document(sample)
+    for ppr in d.element.body.iter(qn("w:pPr")):
+        ranks = [PPR_ORDER.index(child.tag.split("}")[1]) for child in ppr]
+        assert ranks == sorted(ranks), [child.tag for child in ppr]
 
 
 @pytest.mark.slow  # runs pandoc

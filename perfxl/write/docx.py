@@ -205,12 +205,28 @@ def _ppr(doc: minidom.Document, p: minidom.Element) -> minidom.Element:
     return ppr
 
 
-def _add(doc: minidom.Document, ppr: minidom.Element, tag: str, before: tuple[str, ...] = (), **attrs: str) -> None:
-    """Add `<tag attrs/>` to a pPr ahead of the first child named in `before` (the schema's order)."""
-    el = doc.createElement(tag)
+#: the children of w:pPr in the order the schema requires (Word refuses a file that breaks it)
+PPR_ORDER = (
+    "pStyle", "keepNext", "keepLines", "pageBreakBefore", "framePr", "widowControl", "numPr",
+    "suppressLineNumbers", "pBdr", "shd", "tabs", "suppressAutoHyphens", "kinsoku", "wordWrap",
+    "overflowPunct", "topLinePunct", "autoSpaceDE", "autoSpaceDN", "bidi", "adjustRightInd", "snapToGrid",
+    "spacing", "ind", "contextualSpacing", "mirrorIndents", "suppressOverlap", "jc", "textDirection",
+    "textAlignment", "textboxTightWrap", "outlineLvl", "divId", "cnfStyle", "rPr", "sectPr", "pPrChange",
+)
+
+
+def _add(doc: minidom.Document, ppr: minidom.Element, tag: str, **attrs: str) -> None:
+    """Add `<w:tag attrs/>` (`w_right="1"` is `w:right="1"`) to a pPr, in the schema's order."""
+    el = doc.createElement(f"w:{tag}")
     for name, value in attrs.items():
         el.setAttribute(name.replace("_", ":", 1), value)
-    ppr.insertBefore(el, next((c for c in _kids(ppr) if c.tagName in before), None))
+    rank = PPR_ORDER.index(tag)
+    later = (c for c in _kids(ppr) if c.tagName.removeprefix("w:") in PPR_ORDER[rank + 1:])
+    ppr.insertBefore(el, next(later, None))
+
+
+def _grid(table: minidom.Element) -> list[minidom.Element]:
+    return [col for grid in _kids(table, "w:tblGrid") for col in _kids(grid, "w:gridCol")]
 
 
 def _landscape(sect: minidom.Element) -> minidom.Element:
@@ -230,10 +246,10 @@ def _text_width(sect: minidom.Element, width: int) -> int:
 
 
 def _break_paragraph(doc: minidom.Document, sect: minidom.Element) -> minidom.Element:
-    """An empty paragraph one twip high that ends a section."""
+    """An empty paragraph one point high that ends a section."""
     p = doc.createElement("w:p")
     ppr = _ppr(doc, p)
-    _add(doc, ppr, "w:spacing", w_before="0", w_after="0", w_line="20", w_lineRule="exact")
+    _add(doc, ppr, "spacing", w_before="0", w_after="0", w_line="20", w_lineRule="exact")
     ppr.appendChild(sect)
     return p
 
@@ -265,14 +281,13 @@ def layout(xml: bytes) -> bytes:
             for i, line in enumerate((p, blocks[n + 1])):
                 ppr = _ppr(doc, line)
                 if i == 0:  # the two lines stay on one page
-                    _add(doc, ppr, "w:keepNext", before=("w:spacing", "w:ind", "w:jc", "w:rPr", "w:sectPr"))
-                _add(doc, ppr, "w:ind", before=("w:jc", "w:rPr", "w:sectPr"), w_firstLine="0", w_firstLineChars="0",
-                     w_right="1280", w_rightChars="400")
-                _add(doc, ppr, "w:jc", before=("w:rPr", "w:sectPr"), w_val="right")
-    wide = [n for n, b in enumerate(blocks) if b.tagName == "w:tbl" and len(b.getElementsByTagName("w:gridCol")) >= WIDE_COLUMNS]
+                    _add(doc, ppr, "keepNext")
+                _add(doc, ppr, "ind", w_firstLine="0", w_firstLineChars="0", w_right="1280", w_rightChars="400")
+                _add(doc, ppr, "jc", w_val="right")
+    wide = [n for n, b in enumerate(blocks) if b.tagName == "w:tbl" and len(_grid(b)) >= WIDE_COLUMNS]
     for at in wide:
         table = blocks[at]
-        cols = table.getElementsByTagName("w:gridCol")
+        cols = _grid(table)
         widths = [int(c.getAttribute("w:w") or 0) for c in cols]
         total = sum(widths) or 1
         for col, w in zip(cols, widths, strict=True):  # the grid in proportion, across the wider block
