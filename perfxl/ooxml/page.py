@@ -17,7 +17,8 @@ FOOTER = "&C第 &P 页 共 &N 页"
 MARGINS = {"left": 0.7, "right": 0.5, "top": 0.6, "bottom": 0.8, "header": 0.3, "footer": 0.4}
 
 
-def _quoted(sheet: str) -> str:
+def quote_sheet(sheet: str) -> str:
+    """A sheet name as a formula writes it before "!": quoted, quotes doubled."""
     return "'" + sheet.replace("'", "''") + "'"
 
 
@@ -33,11 +34,12 @@ def page_xml(landscape: bool) -> str:
             f"<headerFooter><oddFooter>{escape(FOOTER)}</oddFooter></headerFooter>")
 
 
-def print_names(sheet: str, local_id: int, titles: tuple[int, int], last: tuple[int, int]) -> str:
-    """The <definedName>s of sheet number `local_id` that repeat rows `titles` (first, last) on
-    every printed page and print from A1 to `last` (row, column) only; all numbers 0-based."""
-    name = escape(_quoted(sheet))
-    return (f'<definedName name="_xlnm.Print_Area" localSheetId="{local_id}">'
-            f"{name}!$A$1:${col_letters(last[1])}${last[0] + 1}</definedName>"
-            f'<definedName name="_xlnm.Print_Titles" localSheetId="{local_id}">'
-            f"{name}!${titles[0] + 1}:${titles[1] + 1}</definedName>")
+def print_names(sheet: str, local_id: int, titles: tuple[int, int], last: tuple[int, int], p: str = "") -> str:
+    """The <definedName>s (namespace prefix `p`) of sheet number `local_id` that repeat rows
+    `titles` (first, last) on every printed page and print from A1 to `last` (row, column) only;
+    all numbers 0-based."""
+    name = escape(quote_sheet(sheet))
+    return (f'<{p}definedName name="_xlnm.Print_Area" localSheetId="{local_id}">'
+            f"{name}!$A$1:${col_letters(last[1])}${last[0] + 1}</{p}definedName>"
+            f'<{p}definedName name="_xlnm.Print_Titles" localSheetId="{local_id}">'
+            f"{name}!${titles[0] + 1}:${titles[1] + 1}</{p}definedName>")

@@ -38,13 +38,14 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass, field
-from xml.sax.saxutils import quoteattr, unescape
+from xml.sax.saxutils import escape, quoteattr, unescape
 
 from defusedxml import ElementTree
 
 from perfxl.ooxml.cells import FILL, _Sheet, _split_ref, _Styles
 from perfxl.ooxml.comments import Mark, add_comments, line_count
 from perfxl.ooxml.package import _Q, Unsupported, _attr, _Package, _prefix, _rel_prefix, _rels_path, _set_attr, xstring
+from perfxl.ooxml.page import page_xml, print_names, quote_sheet
 from perfxl.ooxml.refs import NS_MAIN, NS_REL, col_letters
 
 REL_DOC = f"{NS_REL}/officeDocument"
@@ -87,6 +88,32 @@ def _sheet_name_unique(wanted: str, names: list[str]) -> str:
     while f"{wanted}{n}".casefold() in folded:
         n += 1
     return f"{wanted}{n}"
+
+
+def _edit_own_names(text: str, p: str, index: int, edit) -> str:
+    """Workbook XML `text` with each built-in name (_xlnm.: print area, print titles, filter)
+    scoped to sheet number `index` replaced by `edit(element)`."""
+    def one(m: re.Match) -> str:
+        own = (_attr(m[1], "name") or "").startswith("_xlnm.") and _attr(m[1], "localSheetId") == str(index)
+        return edit(m[0]) if own else m[0]
+
+    return re.sub(rf"(<{p}definedName\b{_Q}>).*?</{p}definedName>", one, text, flags=re.S)
+
+
+def _add_names(text: str, p: str, names: str) -> str:
+    """Workbook XML `text` with the <definedName> elements `names` added, in a <definedNames>
+    made where CT_Workbook wants it (after sheets, functionGroups, externalReferences) if none."""
+    found = re.search(rf"<{p}definedNames\b{_Q}(/?)>", text)
+    if found and not found[1]:
+        return text[:found.end()] + names + text[found.end():]
+    block = f"<{p}definedNames>{names}</{p}definedNames>"
+    if found:  # an empty <definedNames/>
+        return text[:found.start()] + block + text[found.end():]
+    for tag in ("externalReferences", "functionGroups", "sheets"):
+        end = re.search(rf"</{p}{tag}>|<{p}{tag}\b{_Q}/>", text)
+        if end:
+            return text[:end.end()] + block + text[end.end():]
+    raise Unsupported("workbook without sheets")
 
 
 class Patcher:
@@ -158,7 +185,8 @@ class Patcher:
         end = text.rindex(f"</{p}Types>")
         self.pkg.put("[Content_Types].xml", text[:end] + add + text[end:])
 
-    def _workbook(self, review_name: str, rid: str, rename: tuple[str, str] | None) -> None:
+    def _workbook(self, review_name: str, rid: str, rename: tuple[str, str] | None,
+                  printed: tuple[int, tuple[int, int]]) -> None:
         text = self.wb
         p = _prefix(text, "workbook")
         sid = max([s[1] for s in self.sheets] + [0]) + 1
@@ -171,6 +199,11 @@ class Patcher:
                 return _set_attr(m[0], "name", rename[1]) if name == rename[0] else m[0]
 
             text = re.sub(rf"<{p}sheet\b{_Q}/?>", rename_sheet, text)
+            # the sheet in its own names' formulas, quoted or bare ('审核意见'!$6:$6, 审核意见!$A$1:$I$9)
+            old_ref = re.escape(escape(rename[0])) + "!"
+            ref = re.compile(f"{re.escape(escape(quote_sheet(rename[0])))}!|(?<=[>,]){old_ref}")
+            new_ref = escape(quote_sheet(rename[1])) + "!"
+            text = _edit_own_names(text, p, self.sheet_names().index(rename[0]), lambda e: ref.sub(new_ref, e))
         new = f"<{p}sheet name={quoteattr(review_name)} sheetId=\"{sid}\" {rattr}/>"
         text = re.sub(rf"<{p}sheets\b{_Q}>", lambda m: m[0] + new, text, count=1)
 
@@ -184,9 +217,12 @@ class Patcher:
             return _set_attr(m[0], "localSheetId", str(int(local) + 1)) if local and local.isdigit() else m[0]
 
         text = re.sub(rf"<{p}definedName\b{_Q}>", shift, text)
+        head, last = printed
+        text = _add_names(text, p, print_names(review_name, 0, (head, head), last, p))
         self.pkg.put(self.wb_part, text)
 
-    def _review_sheet(self, review: Review, styles: _Styles) -> str:
+    def _review_sheet(self, review: Review, styles: _Styles) -> tuple[str, tuple[int, tuple[int, int]]]:
+        """The sheet's XML, and where it prints: its header row and last cell (0-based)."""
         border = styles.border()
         bold, title_font = styles.font(bold=True), styles.font(size=14, bold=True)
         lead_font = styles.font(bold=True, color="FF9C0006" if review.returned else "FF9C5700")
@@ -262,8 +298,7 @@ class Patcher:
                 '<sheetProtection sheet="1" objects="1" scenarios="1" formatColumns="0" formatRows="0"/>'
                 f'<mergeCells count="{len(merges)}">' + "".join(f'<mergeCell ref="{m}"/>' for m in merges)
                 + "</mergeCells>" + (f"<hyperlinks>{''.join(links)}</hyperlinks>" if links else "")
-                + '<pageMargins left="0.5" right="0.5" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>'
-                '<pageSetup paperSize="9" orientation="landscape" fitToHeight="0"/></worksheet>')
+                + page_xml(landscape=True) + "</worksheet>"), (header_row - 1, (len(rows) - 1, ncol - 1))
 
     # -- the whole job -------------------------------------------------------------------
 
@@ -305,16 +340,19 @@ class Patcher:
         names, review_name, rename = self.sheet_names(), review.sheet_name, None
         old = next((n for n in names if n.casefold() == review_name.casefold()), None)
         if old is not None:  # a returned feedback copy: keep last round's sheet under another name
-            if f"{old}!" in self.wb or f"{old}'!" in self.wb:
+            # its own print area and titles move with it; any other reference to it keeps the name
+            others = _edit_own_names(self.wb, _prefix(self.wb, "workbook"), names.index(old), lambda _: "")
+            if f"{old}!" in others or f"{old}'!" in others:
                 review_name = _sheet_name_unique(review_name, names)
             else:
                 rename = (old, _sheet_name_unique(PREVIOUS, names))
                 review.notes.append(f"原文件中的“{old}”工作表（上一轮的审核意见）已改名为“{rename[1]}”")
         review_part = pkg.free("xl/worksheets/sheet%d.xml")
-        pkg.put(review_part, self._review_sheet(review, styles))
+        sheet_xml, printed = self._review_sheet(review, styles)
+        pkg.put(review_part, sheet_xml)
         overrides.append((review_part, CT_SHEET))
         (rid,) = pkg.add_rels(self.wb_part, [(REL_SHEET, review_part)])
-        self._workbook(review_name, rid, rename)
+        self._workbook(review_name, rid, rename, printed)
         pkg.put(styles_rel.target, styles.render())
         self._content_types(overrides)
         return pkg.write()
