@@ -32,6 +32,7 @@ from perfxl.ooxml.refs import display_width, parse_a1
 from perfxl.read.values import format_number
 from perfxl.spec.rubric import Rubric
 from perfxl.write.folder import OutputFolder, Writer
+from perfxl.write.printing import set_print
 from perfxl.write.text import since_last_text
 
 REVIEW_SHEET = "审核意见"
@@ -212,6 +213,7 @@ def _xlsxwriter_review(wb, ws, review: Review) -> None:
         ws.write_string(row, i, h, fmt["head"])
     ws.set_row(row, 20)
     ws.freeze_panes(row + 1, 0)
+    head = row
     for item in review.rows:
         row += 1
         for i, value in enumerate(item.values):
@@ -228,9 +230,7 @@ def _xlsxwriter_review(wb, ws, review: Review) -> None:
                 ws.write_string(row, i, str(value), fmt[style])
         ws.set_row(row, 15 * max(line_count(str(v), WIDTHS[i]) for i, v in enumerate(item.values)) + 3)
     ws.protect("", {"format_columns": True, "format_rows": True})
-    ws.set_landscape()
-    ws.set_paper(9)
-    ws.fit_to_pages(1, 0)
+    set_print(ws, (row, ncol - 1), landscape=True, titles=(head, head))
     ws.set_tab_color("#C00000")
     ws.activate()
 
@@ -285,6 +285,9 @@ def _xlsxwriter_copy(wb, ws, grid, marks: dict[str, Mark], types: dict[tuple[str
             widths[c] = max(widths.get(c, 8), min(50, display_width(str(value or "")) + 2))
     for c, w in widths.items():
         ws.set_column(c, c, w)
+    used = set(grid.cells) | set(marked) | set(grid.merged.values())
+    if used:  # as wide as a 评分表 with its long 评分标准 text: landscape
+        set_print(ws, (max(r for r, _ in used), max(c for _, c in used)), landscape=sum(widths.values()) > 120)
     for (r, c), mark in sorted(marked.items()):
         ws.write_comment(r, c, mark.comment, {"author": AUTHOR, "font_name": "宋体", "font_size": 9,
                                               "x_scale": 2.6, "y_scale": min(6, 1 + line_count(mark.comment, 36) / 4)})
