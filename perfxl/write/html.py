@@ -142,10 +142,33 @@ def grade_chart(batch: BatchResult, width: int = 520, height: int = 240) -> dict
     }
 
 
+def same_basis(r: FileResult) -> tuple[Decimal, Decimal] | None:
+    """(self, reviewed) totals of a scored file on one basis: the indicators that apply, before
+    不适用 rescaling; None without both totals.
+
+    The unit's 自评总分 is the plain sum of its scores (spec §4.4: never rescaled), so it is the
+    reviewed total that goes back to its sum before rescaling, rather than both being rescaled:
+    the compared numbers stay ones the unit and the rubric wrote, and a gap is in the points the
+    unit claimed. A score the unit put on a 不适用 row (allowed, `score-not-applicable`) counts on
+    neither side."""
+    if not r.scored or r.self_total is None or r.reviewed_total is None:
+        return None
+    if not r.rescaled:
+        return Decimal(r.self_total), Decimal(r.reviewed_total)
+    claimed = sum((Decimal(i.self_score) for i in r.indicators if i.applicable is False and i.self_score is not None),
+                  Decimal(0))
+    given = sum((Decimal(i.reviewed_score) for i in r.indicators if i.applicable and i.reviewed_score is not None),
+                Decimal(0))
+    return Decimal(r.self_total) - claimed, given
+
+
 def scatter(batch: BatchResult, size: int = 300) -> dict[str, object]:
-    """Self vs reviewed total per scored file: points on or near the diagonal agree."""
-    points = [r for r in batch.files if r.scored and r.self_total is not None and r.reviewed_total is not None]
-    values = [Decimal(v) for r in points for v in (r.self_total, r.reviewed_total)]
+    """Self vs reviewed total per scored file, on the same basis (`same_basis`): points on or
+    near the diagonal agree."""
+    pairs = [(r, same_basis(r)) for r in batch.files]
+    compared = [(r, b) for r, b in pairs if b is not None]
+    points = [r for r, _ in compared]
+    values = [v for _, b in compared for v in b]
     hi = max([Decimal(100), *values])
     lo = min([Decimal(60), *values])
     lo = Decimal(int(lo // 10 * 10))
@@ -156,27 +179,35 @@ def scatter(batch: BatchResult, size: int = 300) -> dict[str, object]:
         return round(pad + plot * (1 - f) - 24, 1) if flip else round(pad + plot * f, 1)
 
     ticks = [lo + (hi - lo) * k / 4 for k in range(5)]
-    diffs = [round_half_up(Decimal(r.reviewed_total)) - round_half_up(Decimal(r.self_total)) for r in points]
+    diffs = [round_half_up(rev) - round_half_up(own) for _, (own, rev) in compared]
+
+    def title(r: FileResult, own: Decimal, rev: Decimal) -> str:
+        said = f"{r.unit_code or '无编码'} {r.unit_name or r.file}：自评 {_fixed(r.self_total)}，核定 {_fixed(r.reviewed_total)}"
+        return said + (f"（折算前：自评 {_fixed(own)}，核定 {_fixed(rev)}）" if r.rescaled else "")
+
     return {
         "size": size, "lo": pos(lo, False), "hi": pos(hi, False), "ylo": pos(lo, True), "yhi": pos(hi, True),
         "ticks": [{"x": pos(t, False), "y": pos(t, True), "text": f"{t:.0f}"} for t in ticks],
-        "points": [{"cx": pos(r.self_total, False), "cy": pos(r.reviewed_total, True),
-                    "cls": STATUS_CLASS[r.status],
-                    "title": f"{r.unit_code or '无编码'} {r.unit_name or r.file}：自评 {_fixed(r.self_total)}，"
-                             f"核定 {_fixed(r.reviewed_total)}"} for r in points],
+        "points": [{"cx": pos(own, False), "cy": pos(rev, True), "cls": STATUS_CLASS[r.status],
+                    "title": title(r, own, rev)} for r, (own, rev) in compared],
         "lower": sum(1 for d in diffs if d < 0),
         "higher": sum(1 for d in diffs if d > 0),
         "count": len(points),
+        "rescaled": sum(1 for r in points if r.rescaled),
     }
 
 
 def largest_gaps(batch: BatchResult, n: int = 5) -> list[dict[str, object]]:
-    """The files whose reviewed total is furthest below (or above) their self total."""
-    rows = [(Decimal(r.self_total) - Decimal(r.reviewed_total), r) for r in batch.files
-            if r.scored and r.self_total is not None and r.reviewed_total is not None]
-    rows = [x for x in rows if round_half_up(x[0]) != 0]
-    rows.sort(key=lambda x: (-abs(x[0]), x[1].unit_code or "", x[1].file))
-    return [{"result": r, "gap": f"{round_half_up(-gap):+.2f}"} for gap, r in rows[:n]]
+    """The files whose reviewed total is furthest below (or above) their self total, compared on
+    the same basis (`same_basis`): a gap that only 不适用 rescaling made is no gap."""
+    rows = []
+    for r in batch.files:
+        basis = same_basis(r)
+        if basis is not None and round_half_up(basis[1] - basis[0]) != 0:
+            rows.append((basis[1] - basis[0], basis, r))
+    rows.sort(key=lambda x: (-abs(x[0]), x[2].unit_code or "", x[2].file))
+    return [{"result": r, "gap": f"{round_half_up(gap):+.2f}", "self": own, "reviewed": rev}
+            for gap, (own, rev), r in rows[:n]]
 
 
 def top_findings(batch: BatchResult, n: int = TOP_FINDINGS) -> list[dict[str, object]]:
