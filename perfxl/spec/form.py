@@ -1,0 +1,175 @@
+"""A form (spec §12): the rubric, the fields and the 校验 rows of one round, and the problems of one.
+
+`Form` bundles what the TOML files hold today (the rubric, the field sections, the checks);
+`Problem` is one line of `perfxl form check`, pinned to a sheet and cell where there is one.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from perfxl.spec.expr import Condition, ExprError, check, parse_condition
+from perfxl.spec.fields import Field, Section, sections
+from perfxl.spec.rubric import Rubric, load_rubric
+
+SEVERITIES = {"error": "错误", "warning": "警告", "info": "提示"}
+FORM_KINDS = ("部门整体", "项目支出")
+#: fields whose roles are fixed (identity, year check, lateness): every form has them, with these types
+REQUIRED_FIELDS = {"unit_code": "code", "unit_name": "text", "eval_year": "year", "filing_date": "date"}
+CHECK_CODE = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*\Z")
+BLANK_AS_ZERO = "空白按零"
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem of a form: where (sheet, cell), what and what to write instead, and how bad."""
+
+    message: str
+    sheet: str = ""
+    cell: str = ""
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.sheet}!{self.cell}" if self.sheet and self.cell else self.sheet
+        return f"{where}：{self.message}" if where else self.message
+
+    @property
+    def label(self) -> str:
+        """错误, 警告 or 提示."""
+        return SEVERITIES[self.severity]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One 校验 row: a comparison that must hold, the finding code when it does not, and its wording."""
+
+    code: str
+    name: str
+    condition: str  # canonical text of the parsed condition
+    severity: str = "error"
+    advice: str = ""
+    primary: str | None = None
+    message: str | None = None
+
+    @property
+    def parsed(self) -> Condition:
+        """The condition as a tree (the text was checked when the form was read)."""
+        return parse_condition(self.condition)
+
+    @property
+    def blank_as_zero(self) -> bool:
+        """`空白按零` in 说明: blank fields count as 0 instead of skipping the check."""
+        return BLANK_AS_ZERO in self.advice
+
+
+@dataclass(frozen=True)
+class Form:
+    """Everything a round depends on: rubric (indicators, grades, year, deadline), fields, checks."""
+
+    rubric: Rubric
+    sections: tuple[Section, ...]
+    checks: tuple[Check, ...] = ()
+    kind: str = "部门整体"
+
+    @property
+    def id(self) -> str:
+        return self.rubric.id
+
+    @property
+    def fields(self) -> dict[str, Field]:
+        """All fields by key, in template order."""
+        return {f.key: f for s in self.sections for f in s.fields}
+
+    @property
+    def types(self) -> dict[str, str]:
+        """Field key -> type, as expr.check takes it."""
+        return {k: f.type for k, f in self.fields.items()}
+
+    def summary(self) -> str:
+        """One line a clerk reads: what this form is."""
+        r = self.rubric
+        computed = sum(1 for i in r.indicators if not i.manual)
+        return (f"表单 {r.id}「{r.name}」：{self.kind}，{r.year} 年度，报送截止 {r.deadline(r.year).isoformat()}；"
+                f"字段 {len(self.fields)} 个，指标 {len(r.indicators)} 个（计算 {computed}、人工 {len(r.indicators) - computed}），"
+                f"总分 {r.total_weight:f}，校验 {len(self.checks)} 条")
+
+
+def check_problems(raw: Mapping[str, object], types: Mapping[str, str],
+                   where: Callable[[str], tuple[str, str]]) -> tuple[Check | None, list[Problem]]:
+    """Validate one 校验 row (keys code, name, condition, severity, advice, primary, message; English
+    severities); `where(key)` gives (sheet, cell) of a column. Returns the Check when it has no error."""
+    problems: list[Problem] = []
+
+    def bad(key: str, message: str, severity: str = "error") -> None:
+        problems.append(Problem(message, *where(key), severity))
+
+    code = str(raw.get("code") or "").strip()
+    if not code:
+        bad("code", "校验编码为空，请填写英文小写和连字符组成的编码，如 balance-mismatch")
+    elif not CHECK_CODE.match(code):
+        bad("code", f"校验编码“{code}”应只含小写英文字母、数字和连字符（-），如 balance-mismatch")
+    severity = str(raw.get("severity") or "error")
+    if severity not in SEVERITIES:
+        bad("severity", f"严重程度“{severity}”不认识，可用：错误、警告、提示")
+    text = raw.get("condition")
+    cond: Condition | None = None
+    if text is None or not str(text).strip():
+        bad("condition", "条件为空，请写一个比较，如 carryover_begin+income_total = expense_total+carryover_end")
+    else:
+        try:
+            cond = parse_condition(str(text))
+        except ExprError as exc:
+            bad("condition", f"条件{exc}")
+        else:
+            for err in check(cond, types):
+                bad("condition", f"条件{err}")
+    primary = str(raw.get("primary") or "").strip() or None
+    if primary is not None and cond is not None and primary not in cond.fields():
+        named = "、".join(cond.fields())
+        bad("primary", f"主单元格“{primary}”不是条件中的字段键，可用：{named}")
+    message = str(raw.get("message") or "").strip() or None
+    if message is not None and cond is not None:
+        allowed = {"left", "right", "diff", *cond.fields()}
+        for name in _PLACEHOLDER.findall(message):
+            if name not in allowed:
+                bad("message", f"消息中的“{{{name}}}”不认识，可用：{'、'.join('{' + a + '}' for a in sorted(allowed))}")
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    return Check(code=code, name=str(raw.get("name") or "").strip(), condition=str(cond), severity=severity,
+                 advice=str(raw.get("advice") or "").strip(), primary=primary, message=message), problems
+
+
+def load_checks(text: str, source: str, types: Mapping[str, str]) -> tuple[tuple[Check, ...], list[Problem]]:
+    """The `[[check]]` tables of a TOML text, validated like 校验 rows; problems name the source."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        return (), [Problem(f"TOML 格式错误：{exc}", source)]
+    checks, problems = [], []
+    for n, raw in enumerate(data.get("check", []), 1):
+        got, found = check_problems(raw, types, lambda key, n=n: (source, f"第 {n} 条校验 {key}"))
+        problems += found
+        if got is not None:
+            checks.append(got)
+    return tuple(checks), problems
+
+
+@cache
+def builtin_form(form_id: str) -> Form:
+    """A built-in form: its rubric, the global field list and its 校验 rows (when it has any)."""
+    rubric = load_rubric(form_id)
+    secs = sections()
+    checks: tuple[Check, ...] = ()
+    res = resources.files("perfxl.spec").joinpath(f"{form_id}.checks.toml")
+    if res.is_file():
+        checks, problems = load_checks(res.read_text("utf-8"), res.name, {f.key: f.type for s in secs for f in s.fields})
+        if problems:  # a built-in is ours: a broken one is our bug, not the clerk's
+            raise ValueError("; ".join(map(str, problems)))
+    return Form(rubric=rubric, sections=secs, checks=checks)
+

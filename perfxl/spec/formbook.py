@@ -1,0 +1,66 @@
+"""Forms as data (spec §12): export a form as a form workbook, read one back, load any form by reference.
+
+`export_form` writes 说明/设置/字段/指标/校验; `read_form` reads a workbook made in Excel or WPS into a
+Form and lists every problem at once; `load_form` takes what `--form` takes: a built-in id, a
+form workbook or a rubric TOML file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from perfxl.spec.fields import Field, Section
+from perfxl.spec.form import Check, Form, Problem, builtin_form, load_checks
+from perfxl.spec.formbook_export import write_form
+from perfxl.spec.formbook_read import read_form
+from perfxl.spec.rubric import Rubric, RubricError, builtin_ids, parse_rubric
+
+__all__ = ["WORKBOOK_SUFFIXES", "FormNotFound", "export_form", "load_form", "read_form", "write_form"]
+
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".et", ".xlsb")
+
+
+class FormNotFound(Exception):
+    """Neither a built-in id nor an existing file; the message says which ids there are."""
+
+
+def export_form(rubric: Rubric, fields: Iterable[Section] | Mapping[str, Field], path: Path | str,
+                checks: Iterable[Check] = (), kind: str = "部门整体") -> None:
+    """Write a rubric with its fields (sections, or fields by key) and checks as a form workbook."""
+    if isinstance(fields, Mapping):
+        groups: dict[str, list[Field]] = {}
+        for f in fields.values():
+            groups.setdefault(f.section, []).append(f)
+        sections = tuple(Section(title, tuple(fs)) for title, fs in groups.items())
+    else:
+        sections = tuple(fields)
+    write_form(Form(rubric=rubric, sections=sections, checks=tuple(checks), kind=kind), path)
+
+
+def load_form(ref: str | Path) -> tuple[Form | None, list[Problem]]:
+    """A form by built-in id, form workbook or rubric TOML (with optional [[check]] tables), and its
+    problems; the Form is None when a problem is an error. Raises FormNotFound for a missing file."""
+    text = str(ref)
+    if text in builtin_ids():
+        return builtin_form(text), []
+    path = Path(ref)
+    if not path.is_file():
+        raise FormNotFound(f"找不到表单 {text}：既不是内置编号（{'、'.join(builtin_ids())}）也不是文件")
+    if path.suffix.lower() in WORKBOOK_SUFFIXES:
+        return read_form(path)
+    if path.suffix.lower() != ".toml":
+        return None, [Problem(f"{path.name} 不是表单：表单应为表单工作簿（.xlsx）或 TOML 文件（.toml），"
+                              "可用 perfxl form export gd-dept-2020 -o 表单.xlsx 导出一份作为起点")]
+    try:
+        source = path.read_text("utf-8")
+        rubric = parse_rubric(source, str(path))
+    except UnicodeDecodeError:
+        return None, [Problem(f"{path.name} 不是 UTF-8 编码的文本，请用 UTF-8 保存")]
+    except RubricError as exc:
+        return None, [Problem(str(exc))]
+    base = builtin_form("gd-dept-2020")  # a rubric file shares the built-in field list (spec §3.1)
+    checks, problems = load_checks(source, path.name, base.types)
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    return Form(rubric=rubric, sections=base.sections, checks=checks), problems
