@@ -175,6 +175,11 @@ def test_a_wide_table_after_a_table_gets_a_break_paragraph_of_its_own():
     assert 'w:orient="landscape"' in xml[xml.index("</w:tbl>", xml.index("</w:tbl>") + 1):]
 
 
+def test_two_wide_parts_in_a_row_share_no_portrait_page_between_them():
+    out = layout(_doc(_p("正文"), _p("附件一", "Heading1"), _tbl(10), _p("附件二", "Heading1"), _tbl(8), _p("完")))
+    assert _orients(out) == ["portrait", "landscape", "landscape", "portrait"]
+
+
 def test_layout_keeps_the_namespaces_and_text_escaped():
     out = layout(_doc(_p("&lt;img src=x&gt; &amp; 〔2021〕"), _tbl(8)))
     assert out.startswith(b'<?xml version="1.0" encoding="UTF-8"?>')

@@ -293,7 +293,9 @@ def layout(xml: bytes) -> bytes:
         for col, w in zip(cols, widths, strict=True):  # the grid in proportion, across the wider block
             col.setAttribute("w:w", str(round(w * landscape_width / total)))
         start = _wide_part(blocks, at)
-        before = next((b for b in reversed(blocks[:start]) if b.tagName in ("w:p", "w:tbl")), None)
+        before = blocks[start].previousSibling  # in the live tree: a break inserted for an earlier table counts
+        while before is not None and not (before.nodeType == before.ELEMENT_NODE and before.tagName in ("w:p", "w:tbl")):
+            before = before.previousSibling
         if before is not None and not (before.tagName == "w:p" and before.getElementsByTagName("w:sectPr")):
             if before.tagName == "w:p":
                 _ppr(doc, before).appendChild(final.cloneNode(True))
