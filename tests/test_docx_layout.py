@@ -16,7 +16,7 @@ from conftest import require_programs
 from docx.enum.section import WD_ORIENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
-from docx.shared import Mm
+from docx.shared import Mm, Pt
 
 from perfxl.write.docx import A4, PPR_ORDER, layout, markdown_to_docx
 
@@ -105,6 +105,7 @@ def test_closing_lines_are_set_right_and_end_the_body(sample):
     assert [p.text for p in closing] == ["单位（公章）：中共湛江市委组织部", "填报日期：2021年6月4日"]
     assert all(p.alignment == WD_ALIGN_PARAGRAPH.RIGHT for p in closing)
     assert closing[0].paragraph_format.keep_with_next
+    assert closing[0].paragraph_format.space_before == Pt(28)  # one line clear of the text above
     # the date line itself ends the portrait section: no empty paragraph before the appendix
     assert closing[1]._p.find(f"{qn('w:pPr')}/{qn('w:sectPr')}") is not None
     body = [p for p in d.paragraphs if p.text.startswith("根据")]
@@ -157,6 +158,7 @@ def test_narrow_tables_change_nothing_but_the_closing_lines():
     out = layout(src)
     assert _orients(out) == ["portrait"]
     assert out.count(b'<w:jc w:val="right"/>') == 2
+    assert out.count(b"<w:spacing") == 1  # set once, on the first line
     assert out.decode().index("<w:keepNext/>") < out.decode().index("填报日期")
 
 

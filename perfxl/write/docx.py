@@ -216,13 +216,16 @@ PPR_ORDER = (
 
 
 def _add(doc: minidom.Document, ppr: minidom.Element, tag: str, **attrs: str) -> None:
-    """Add `<w:tag attrs/>` (`w_right="1"` is `w:right="1"`) to a pPr, in the schema's order."""
-    el = doc.createElement(f"w:{tag}")
+    """Set `<w:tag attrs/>` (`w_right="1"` is `w:right="1"`) in a pPr: on the element there is, else
+    on a new one in the schema's order."""
+    present = _kids(ppr, f"w:{tag}")
+    el = present[0] if present else doc.createElement(f"w:{tag}")
     for name, value in attrs.items():
         el.setAttribute(name.replace("_", ":", 1), value)
-    rank = PPR_ORDER.index(tag)
-    later = (c for c in _kids(ppr) if c.tagName.removeprefix("w:") in PPR_ORDER[rank + 1:])
-    ppr.insertBefore(el, next(later, None))
+    if not present:
+        rank = PPR_ORDER.index(tag)
+        later = (c for c in _kids(ppr) if c.tagName.removeprefix("w:") in PPR_ORDER[rank + 1:])
+        ppr.insertBefore(el, next(later, None))
 
 
 def _grid(table: minidom.Element) -> list[minidom.Element]:
@@ -280,8 +283,9 @@ def layout(xml: bytes) -> bytes:
                 and _p_text(blocks[n + 1]).startswith(CLOSING[1]):
             for i, line in enumerate((p, blocks[n + 1])):
                 ppr = _ppr(doc, line)
-                if i == 0:  # the two lines stay on one page
+                if i == 0:  # a line's space above, and the two lines stay on one page
                     _add(doc, ppr, "keepNext")
+                    _add(doc, ppr, "spacing", w_before="560")
                 _add(doc, ppr, "ind", w_firstLine="0", w_firstLineChars="0", w_right="1280", w_rightChars="400")
                 _add(doc, ppr, "jc", w_val="right")
     wide = [n for n, b in enumerate(blocks) if b.tagName == "w:tbl" and len(_grid(b)) >= WIDE_COLUMNS]
