@@ -331,6 +331,12 @@ def _print_set_aside(moved: list[tuple[str, str]], out: Path) -> None:
             _echo(f"  {original} → {kept}")
 
 
+# -- perfxl form export / check (issue 12): a sub-app of its own module -----------------------
+from perfxl.cli.form import form_app  # noqa: E402  (kept beside the commands it joins)
+
+app.add_typer(form_app, name="form")
+
+
 def version_callback(value: bool) -> None:
     if value:
         _echo(f"perfxl {__version__}")

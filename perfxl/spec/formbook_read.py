@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from decimal import Decimal
 from pathlib import Path
 
@@ -140,7 +141,7 @@ class _Reader:
             if not key:
                 self.add(at("字段键"), "字段键为空，请填写小写英文字段键，如 income_total")
             elif not _KEY.match(key):
-                lower = re.sub(r"[^a-z0-9_]", "_", key.lower()).strip("_")
+                lower = re.sub(r"[^a-z0-9_]+", "_", unicodedata.normalize("NFKC", raw_key).lower()).strip("_")
                 hint = f"，如“{lower}”" if _KEY.match(lower) else "，如 income_total"
                 self.add(at("字段键"), f"字段键“{raw_key}”应以小写英文字母开头，只含小写字母、数字和下划线{hint}")
             elif (why := name_problem(key)) is not None:
@@ -266,7 +267,8 @@ class _Reader:
         if problem:
             self.add(at("空白时"), problem)
         if not text:
-            self.add(at("指标值"), f"{RULE_CN[kind]}评分的指标须填写指标值公式，如 expense_total/(carryover_begin+income_total)")
+            self.add(at("指标值"), f"{RULE_CN[kind]}评分的指标须填写指标值公式，如 expense_total/(carryover_begin+income_total)"
+                     "（以“=”开头输入的公式会被 Excel 当作公式计算而读不到，请把该列设为文本格式或去掉“=”）")
             return None, blank
         if text.startswith("#"):
             self.add(at("指标值"), f"指标值“{text}”是 Excel 的错误值：公式被 Excel 当成了公式计算；请把该列设为文本格式后重新输入，"

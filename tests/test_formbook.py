@@ -1,0 +1,307 @@
+"""Forms as data (spec §12): the form workbook exported, read back, written by other programs, wrong."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+from typer.testing import CliRunner
+
+from perfxl.cli import app
+from perfxl.spec.expr import parse
+from perfxl.spec.fields import sections
+from perfxl.spec.form import builtin_form
+from perfxl.spec.formbook import FormNotFound, export_form, load_form, read_form, write_form
+from perfxl.spec.formbook_params import parse_params, value_of
+from perfxl.spec.rubric import load_rubric
+
+BUILTIN = builtin_form("gd-dept-2020")
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("form") / "gd.xlsx"
+    write_form(BUILTIN, path)
+    return path
+
+
+def grids(path: Path) -> dict[str, list[list[object]]]:
+    wb = openpyxl.load_workbook(path)
+    return {ws.title: [list(row) for row in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
+
+
+def save(sheets: dict[str, list[list[object]]], path: Path) -> Path:
+    """A workbook as another program writes it: openpyxl, no formats, no validation."""
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, rows in sheets.items():
+        ws = wb.create_sheet(name)
+        for row in rows:
+            ws.append(row)
+            for cell in ws[ws.max_row]:
+                if isinstance(cell.value, str) and cell.value.startswith("="):
+                    cell.data_type = "s"  # typed as text ('=…): openpyxl would write a formula
+    wb.save(path)
+    return path
+
+
+def row_of(rows: list[list[object]], first: str) -> int:
+    return next(i for i, r in enumerate(rows) if r and r[0] == first)
+
+
+def errors(problems) -> list[str]:
+    return [str(p) for p in problems if p.severity == "error"]
+
+
+# -- export -------------------------------------------------------------------------------
+
+def test_export_is_a_well_made_workbook(exported):
+    wb = openpyxl.load_workbook(exported)
+    assert wb.sheetnames == ["说明", "设置", "字段", "指标", "校验"]
+    lists = {}
+    for ws in wb.worksheets:
+        assert ws.page_setup.paperSize == 9 and ws.page_setup.orientation == "landscape", ws.title
+        # one page wide (1 is the default xlsxwriter leaves out), as many tall as needed
+        assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth in (None, 1), ws.title
+        assert ws.page_setup.fitToHeight == 0, ws.title
+        assert ws.print_title_rows == "$1:$1", ws.title
+        if ws.title != "说明":
+            assert ws.freeze_panes == "B2", ws.title
+        for dv in ws.data_validations.dataValidation:
+            if dv.type == "list":
+                lists[(ws.title, str(dv.sqref).split(":")[0])] = dv.formula1
+    assert lists[("字段", "D2")] == '"文本,编码,选项,年度,日期,整数,金额,百分比,长文本"'
+    assert lists[("字段", "E2")] == '"是,否"'
+    assert lists[("指标", "H2")] == '"人工,分档,线性,比例,天数内,逾期扣分"'
+    assert lists[("指标", "J2")] == '"不适用,零分,报错"'
+    assert lists[("校验", "D2")] == '"错误,警告,提示"'
+    text = "\n".join(str(r[0]) for r in grids(exported)["说明"] if r[0])
+    for word in ("≤5%:5", "目标=95%；方向=低于；每点扣=0.75", "天数=20", "每天扣=1", "DAYS_LATE", "空白按零", "{left}"):
+        assert word in text
+
+
+def test_export_writes_the_settings_and_rows_of_the_builtin(exported):
+    g = grids(exported)
+    settings = {r[0]: r[1] for r in g["设置"][1:]}
+    assert settings["编号"] == "gd-dept-2020" and settings["年度"] == 2020
+    assert settings["报送截止"] == "次年6月20日" and settings["等级"] == "优秀≥90；良好≥80；中≥60；差"
+    assert settings["通知文号"] == BUILTIN.rubric.notice.number
+    ind = {r[0]: r for r in g["指标"][1:]}
+    assert ind["A2"][6:10] == ["ABS(income_fiscal-budget_initial)/budget_initial", "分档", "≤5%:5；≤10%:4；≤20%:3；≤30%:2；其他:0", "报错"]
+    assert ind["B1"][6:10] == ["expense_total/(carryover_begin+income_total)", "线性", "目标=95%；方向=低于；每点扣=0.75", "报错"]
+    assert ind["C1"][6:10] == ["DAYS(budget_approved_date, budget_published_date)", "天数内", "天数=20", "零分"]
+    assert ind["A1"][6] is None and ind["A1"][7] == "人工" and ind["A1"][9] is None
+    fields = {r[1]: r for r in g["字段"][1:]}
+    assert fields["staff_quota_admin"][2:5] == ["其中：行政编制", "整数", "否"]
+    checks = {r[2]: r for r in g["校验"][1:]}
+    balance = checks["carryover_begin+income_total = expense_total+carryover_end"]
+    assert balance[0] == "balance-mismatch" and balance[3] == "错误" and balance[5] == "carryover_end"
+    assert sum(1 for r in g["校验"][1:] if r[0] == "sum-mismatch") == 4
+
+
+def test_export_is_deterministic(tmp_path):
+    write_form(BUILTIN, tmp_path / "a.xlsx")
+    export_form(BUILTIN.rubric, BUILTIN.fields, tmp_path / "b.xlsx", BUILTIN.checks)
+    assert (tmp_path / "a.xlsx").read_bytes() == (tmp_path / "b.xlsx").read_bytes()
+
+
+# -- round trip ---------------------------------------------------------------------------
+
+def test_round_trip_keeps_the_hash_fields_and_checks(exported):
+    form, problems = read_form(exported)
+    assert problems == []
+    assert form.rubric.hash == load_rubric("gd-dept-2020").hash
+    assert form.sections == sections()
+    assert form.checks == BUILTIN.checks
+    assert form == dataclasses.replace(BUILTIN, rubric=dataclasses.replace(BUILTIN.rubric, source=form.rubric.source))
+
+
+def test_builtin_shapes_map_back_to_value_kinds_and_others_become_expr():
+    assert value_of(parse("ABS(a-b)/b")) == {"kind": "deviation", "actual": "a", "base": "b"}
+    assert value_of(parse("(a+b)/(c+d)")) == {"kind": "ratio", "numerator": ["a", "b"], "denominator": ["c", "d"]}
+    assert value_of(parse("(a-b)/b")) == {"kind": "change", "current": "a", "previous": "b"}
+    assert value_of(parse("DAYS(a, b)")) == {"kind": "days_between", "start": "a", "end": "b"}
+    assert value_of(parse("DAYS_LATE(a)")) == {"kind": "days_late", "date": "a"}
+    assert value_of(parse("(a)")) == {"kind": "field", "field": "a"}
+    for text in ("a-b/b", "ABS(a-b)/c", "(a-b)/c", "a*b", "a/b*100%", "MIN(a,b)/c"):
+        assert value_of(parse(text))["kind"] == "expr", text
+    assert value_of(parse("a / b * 100%"))["expr"] == "a/b*100%"
+
+
+def test_parameters_parse_as_written_by_people():
+    rule, problems = parse_params("bands", "≤５％：５；≤10%: 4 ;其它：0分", Decimal(5))
+    assert problems == [] and rule == {"kind": "bands", "bands": [[Decimal("0.05"), 5], [Decimal("0.10"), 4]], "otherwise": 0}
+    rule, problems = parse_params("linear", "目标＝100%；方向=高于；每点扣=0.5", Decimal(5))
+    assert problems == [] and rule == {"kind": "linear", "target": Decimal("1.00"), "side": "above", "per_point": Decimal("0.5")}
+    _, problems = parse_params("linear", "目标=95%；每点扣=0.75", Decimal(15))
+    assert problems == [("error", "线性缺少参数“方向”，完整写法如 目标=95%；方向=低于；每点扣=0.75")]
+
+
+# -- a workbook written by another program -------------------------------------------------
+
+def test_a_form_workbook_written_by_another_program_reads_the_same(exported, tmp_path):
+    g = grids(exported)
+    del g["说明"]
+    settings = [["2021年度表单设置"], [], ["项目", "值", "备注"]]
+    for item, value in g["设置"][1:]:
+        value = {"年度": "2020年", "报送截止": dt.datetime(2021, 6, 20), "等级": "优秀>=90;良好>=80;中>=60;差"}.get(item, value)
+        settings.append([item, value, None])
+    fields = [list(reversed(r)) for r in g["字段"]]  # columns in the other order
+    fields[0] = [f"*{h}" if h == "字段键" else h for h in fields[0]]
+    for r in fields[1:]:
+        r[4] = "√" if r[4] == "是" else None  # 必填 column, now fifth from the right
+    head = g["指标"][0]
+    indicators = [["部门整体支出绩效评价指标"], [f"{h}（分）" if h == "分值" else h for h in head]]
+    previous = None
+    for r in g["指标"][1:]:
+        r = list(r)
+        if r[1] == previous:
+            r[1] = None  # a blank 一级指标 continues the one above
+        else:
+            previous = r[1]
+        r[4] = f"{r[4]}分" if r[0] == "B1" else r[4]
+        r[8] = r[8].replace(":", "：").replace("%", "％").replace("=", "＝") if r[8] else r[8]
+        r[6] = f"={r[6]}" if r[0] == "D1" else r[6]  # typed as an Excel formula would be
+        indicators.append(r)
+    indicators.append([None, None, None, "合计", 100])
+    checks = g["校验"]
+    checks[1][3] = "  错误 "
+    order = {"指标": indicators, "字段": fields, "设置": settings, "校验": checks}
+    form, problems = read_form(save(order, tmp_path / "other.xlsx"))
+    assert errors(problems) == []
+    assert {str(p) for p in problems} == {"设置!C3：列“备注”不是表单的列，已忽略", "指标!A19：合计行不是指标，已忽略"}
+    assert form.rubric.hash == BUILTIN.rubric.hash
+    assert form.sections == BUILTIN.sections and form.checks == BUILTIN.checks
+    assert form.rubric.deadline_rule == BUILTIN.rubric.deadline_rule
+
+
+def test_a_renamed_sheet_is_found_by_its_header_row(exported, tmp_path):
+    g = grids(exported)
+    g["评分指标表"] = g.pop("指标")
+    form, problems = read_form(save(g, tmp_path / "renamed.xlsx"))
+    assert errors(problems) == [] and form.rubric.hash == BUILTIN.rubric.hash
+
+
+# -- every mistake at once ----------------------------------------------------------------
+
+def test_ten_mistakes_are_all_reported_in_one_run_by_cell(exported, tmp_path):
+    g = grids(exported)
+    ind, fld, st = g["指标"], g["字段"], g["设置"]
+    ind[row_of(ind, "A3")][7] = "线形"                                       # 1 unknown rule
+    ind[row_of(ind, "A3")][4] = 6                                            # 2 weights sum to 101
+    ind[row_of(ind, "A1")][8] = "目标与职能、年度工作相符:2；指标细化量化、可衡量:2；与预算相匹配:2"  # 3 manual points
+    ind[row_of(ind, "B1")][6] = "expense_totl/(carryover_begin+income_total)"  # 4 unknown field
+    ind[row_of(ind, "B3")][8] = "目标=95%；每点扣=0.25"                        # 5 incomplete parameters
+    fld[next(i for i, r in enumerate(fld) if r[1] == "contact")][1] = "Contact Person"  # 6 bad key
+    fld[next(i for i, r in enumerate(fld) if r[1] == "phone")][1] = "tax2020"          # 7 a cell address
+    fld[next(i for i, r in enumerate(fld) if r[1] == "retirees")][3] = "货币"          # 8 unknown type
+    fld[next(i for i, r in enumerate(fld) if r[1] == "unit_name")][1] = "unitname"     # 9 required field gone
+    st[row_of(st, "等级")][1] = "优秀≥80；良好≥90；中≥60；差"                         # 10 grades not descending
+    form, problems = read_form(save(g, tmp_path / "wrong.xlsx"))
+    assert form is None
+    found = errors(problems)
+    expected = [
+        ("指标!H4：", "评分方式“线形”不认识，可用：人工、分档、线性、比例、天数内、逾期扣分，是否应为“线性”？"),
+        ("指标!E1：", "各指标分值之和为 101，应为 100"),
+        ("指标!I2：", "评分要点的分值之和为 6，与分值 5 不等"),
+        ("指标!G6：", "表单中没有字段键“expense_totl”，是否应为“expense_total”？"),
+        ("指标!I8：", "线性缺少参数“方向”"),
+        ("字段!B8：", "字段键“Contact Person”应以小写英文字母开头，只含小写字母、数字和下划线，如“contact_person”"),
+        ("字段!B9：", "字段键“tax2020”在 Excel 中是单元格地址 TAX2020"),
+        ("字段!D15：", "类型“货币”不认识，可用：文本、编码、选项、年度、日期、整数、金额、百分比、长文本"),
+        ("字段!B45：", "缺少必备字段“unit_name”"),
+        ("设置!B9：", "等级的分数线应从高到低排列"),
+    ]
+    for where, what in expected:
+        assert any(line.startswith(where) and what in line for line in found), (where, what, found)
+    assert len(found) == len(expected), found
+
+
+def test_hostile_expressions_are_problems_never_executed(exported, tmp_path):
+    marker = tmp_path / "pwned"
+    g = grids(exported)
+    ind, chk = g["指标"], g["校验"]
+    hostile = {
+        "A2": f"__import__('os').system('touch {marker}')",
+        "A3": "staff_actual.__class__/staff_quota",
+        "A4": "+".join(["sangong_budget"] * 60),  # 899 characters
+        "B1": "(" * 30 + "expense_total" + ")" * 30,
+        "B2": "sangong_actual**99999999",
+    }
+    for code, text in hostile.items():
+        ind[row_of(ind, code)][6] = text
+    chk[1][2] = "eval('1')=1"
+    form, problems = read_form(save(g, tmp_path / "hostile.xlsx"))
+    assert form is None and not marker.exists()
+    found = errors(problems)
+    for code, what in (("A2", "不认识的函数“__import__”"), ("A3", "“.”只能用作数字的小数点"), ("A4", "公式太长"),
+                       ("B1", "嵌套超过"), ("B2", "不支持乘方")):
+        cell = f"指标!G{row_of(ind, code) + 1}："
+        assert any(line.startswith(cell) and what in line for line in found), (code, found)
+    assert any(line.startswith("校验!C2：") and "不认识的函数“eval”" in line for line in found)
+
+
+def test_an_expression_the_scorer_cannot_run_yet_is_a_warning(exported, tmp_path):
+    g = grids(exported)
+    ind = g["指标"]
+    ind[row_of(ind, "D1")][6] = "MIN(key_tasks_done, key_tasks_planned)/key_tasks_planned"
+    ind[row_of(ind, "B5")][7:9] = ["比例", "目标=95%"]
+    form, problems = read_form(save(g, tmp_path / "expr.xlsx"))
+    assert errors(problems) == []
+    warnings = [str(p) for p in problems if p.severity == "warning"]
+    assert any(w.startswith(f"指标!G{row_of(ind, 'D1') + 1}：") and "暂时不能评分" in w for w in warnings)
+    assert any(w.startswith(f"指标!H{row_of(ind, 'B5') + 1}：") and "暂时不能评分" in w for w in warnings)
+    d1 = form.rubric.indicator("D1")
+    assert d1.value == {"kind": "expr", "expr": "MIN(key_tasks_done,key_tasks_planned)/key_tasks_planned",
+                        "fields": ["key_tasks_done", "key_tasks_planned"]}
+    assert form.rubric.indicator("B5").rule == {"kind": "proportional", "target": Decimal("0.95")}
+    assert form.rubric.hash != BUILTIN.rubric.hash
+
+
+def test_not_a_workbook_and_missing_sheets(tmp_path):
+    bad = tmp_path / "bad.xlsx"
+    bad.write_bytes(b"PK\x03\x04 not really")
+    form, problems = read_form(bad)
+    assert form is None and "无法作为 Excel 工作簿打开" in str(problems[0])
+    form, problems = read_form(save({"Sheet1": [["x"]]}, tmp_path / "empty.xlsx"))
+    assert form is None
+    assert {str(p) for p in problems if p.severity == "error"} >= {"找不到“设置”页：请按 perfxl form export 导出的表单工作簿保留该页"}
+    with pytest.raises(FormNotFound):
+        load_form(tmp_path / "missing.xlsx")
+
+
+# -- perfxl form ----------------------------------------------------------------------------
+
+def test_cli_form_export_and_check(tmp_path, exported):
+    out = tmp_path / "表单.xlsx"
+    result = runner.invoke(app, ["form", "export", "gd-dept-2020", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == exported.read_bytes()
+    for ref in (str(out), "gd-dept-2020", "perfxl/spec/rubrics/gd-dept-2020.toml"):
+        result = runner.invoke(app, ["form", "check", ref])
+        assert result.exit_code == 0, result.output
+        assert result.output.count("\n") == 1 and "表单 gd-dept-2020" in result.output and "指标 16 个" in result.output
+
+
+def test_cli_form_check_lists_every_problem_and_exits_1(tmp_path, exported):
+    g = grids(exported)
+    g["指标"][row_of(g["指标"], "A3")][7] = "线形"
+    g["字段"][2][3] = "货币"
+    result = runner.invoke(app, ["form", "check", str(save(g, tmp_path / "wrong.xlsx"))])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert "错误 指标!H4：评分方式“线形”不认识，可用：人工、分档、线性、比例、天数内、逾期扣分，是否应为“线性”？" in lines
+    assert any(line.startswith("错误 字段!D3：类型“货币”不认识") for line in lines)
+    assert lines[-1].startswith("共 2 个错误")
+
+
+def test_cli_form_check_missing_file_exits_2(tmp_path):
+    result = runner.invoke(app, ["form", "check", str(tmp_path / "没有.xlsx")])
+    assert result.exit_code == 2 and "找不到表单" in result.output
+    result = runner.invoke(app, ["form", "export", "gd-dept-2020", "-o", str(tmp_path / "x.txt")])
+    assert result.exit_code == 2 and "不是 .xlsx" in result.output
