@@ -11,9 +11,9 @@ from conftest import RUBRIC
 from typer.testing import CliRunner
 
 from perfxl.cli import app
-from perfxl.model import Adjustment, BatchResult, Options
+from perfxl.model import Adjustment, BatchResult, FileResult, Options
 from perfxl.read.roster import load_roster
-from perfxl.review.adjust import AdjustmentError, load_adjustments, unused_adjustments
+from perfxl.review.adjust import AdjustmentError, check_units, load_adjustments, unused_adjustments
 from perfxl.run.pipeline import process_file
 
 HEADER = "单位编码,指标编码,核定得分,理由\n"
@@ -73,7 +73,7 @@ def test_adjustment_changes_exactly_the_named_scores(tmp_path, make_return):
 def test_run_with_adjust_end_to_end(tmp_path, make_return):
     make_return("in/T001.xlsx", unit_code="T001")
     make_return("in/T002.xlsx", unit_code="T002", unit_name="测试二局")
-    adj = adjust_csv(tmp_path, "T001,D2,7.5,履职效益佐证不足\nT404,A1,1,没有报送的单位\n", encoding="gb18030")
+    adj = adjust_csv(tmp_path, "T001,D2,7.5,履职效益佐证不足\n", encoding="gb18030")
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["run", str(tmp_path / "in"), "-o", str(out), "--adjust", str(adj),
                                       "--jobs", "1"])
@@ -86,10 +86,12 @@ def test_run_with_adjust_end_to_end(tmp_path, make_return):
     assert [f["code"] for f in files["T001"]["findings"]].count("bureau-adjusted") == 1
     assert files["T002"]["reviewed_total"] == 100
     assert not any(f["code"] == "bureau-adjusted" for f in files["T002"]["findings"])
-    # an adjustment that found no file is said, not dropped
-    assert [(f["code"], f["unit_code"]) for f in data["findings"]] == [("adjustment-unused", "T404")]
-    assert "未使用" in data["findings"][0]["message"]
+    assert data["findings"] == []
     assert data["not_submitted"] == []  # without a roster 未报送 stays empty
+    # a unit that is in neither the batch nor a roster is a mistyped code: the run stops (issue 11)
+    adj = adjust_csv(tmp_path, "T001,D2,7.5,履职效益佐证不足\nT404,A1,1,没有报送的单位\n")
+    result = CliRunner().invoke(app, ["run", str(tmp_path / "in"), "-o", str(out), "--adjust", str(adj), "--jobs", "1"])
+    assert result.exit_code == 2 and "第 3 行 A 列「单位编码」：单位编码 T404 不在本批次中" in result.output
 
 
 @pytest.mark.parametrize(("rows", "expected"), [
@@ -122,12 +124,18 @@ def test_bad_columns(tmp_path, header, expected):
         load_adjustments(adjust_csv(tmp_path, "T001,B4,3,理由,x\n", header), RUBRIC)
 
 
-def test_unknown_unit_is_an_error_only_with_a_roster(tmp_path):
+def test_a_unit_in_neither_the_batch_nor_the_roster_is_an_error_once_the_batch_is_read(tmp_path):
     roster = load_roster(_roster(tmp_path))
     path = adjust_csv(tmp_path, "T001,B4,3,理由\nT404,B4,3,理由\n")
-    with pytest.raises(AdjustmentError, match="第 3 行 A 列「单位编码」：单位编码 T404 不在单位名单"):
-        load_adjustments(path, RUBRIC, roster)
-    assert set(load_adjustments(path, RUBRIC)) == {"T001", "T404"}
+    rows: dict[str, str] = {}
+    adjustments = load_adjustments(path, RUBRIC, rows)
+    assert set(adjustments) == {"T001", "T404"}
+    assert rows["T404"].endswith("第 3 行 A 列「单位编码」")
+    batch = BatchResult(RUBRIC, 2020, RUBRIC.deadline(2020))
+    with pytest.raises(AdjustmentError, match="第 3 行 A 列「单位编码」：单位编码 T404 不在本批次和名单中，请核对"):
+        check_units(batch, adjustments, rows, roster)
+    batch.files.append(FileResult("x.xlsx", status="unreadable", unit_code="T404"))  # it sent something
+    check_units(batch, adjustments, rows, roster)
 
 
 def _roster(tmp_path: Path) -> Path:
@@ -149,7 +157,6 @@ def test_unused_adjustments_warn_once():
     ("T001,A3,3,理由\n", "按规则计算，不能调整"),
     ("T001,B4,9,理由\n", "超出指标 B4"),
     ("T001,B4,3,理由\nT001,B4,2,理由\n", "已在第 2 行调整过"),
-    ("T404,B4,3,理由\n", "不在单位名单"),
 ])
 def test_bad_adjustments_stop_run_with_exit_2(tmp_path, make_return, monkeypatch, rows, reason):
     import perfxl.read.intake

@@ -86,10 +86,11 @@ def test_output_inside_input_is_refused_before_anything_is_written():
 def test_every_command_help_ends_with_an_example(command):
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0
-    lines = [line.strip(" │") for line in result.output.strip().splitlines() if line.strip(" │")]
-    box_end = max(i for i, line in enumerate(lines) if line.startswith("╰"))
-    after = lines[box_end + 1:]  # what follows the options box
+    lines = [line.strip() for line in result.output.strip().splitlines() if line.strip()]
+    options_end = max(i for i, line in enumerate(lines) if line.startswith("-h, --help"))
+    after = lines[options_end + 1:]  # what follows the options
     assert after and after[0].startswith("示例：perfxl " + command), after
+    assert all(line.lstrip("示例：　").startswith("perfxl " + command) for line in after), after
 
 
 def test_template_command_writes_the_workbook(tmp_path):

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from perfxl import __version__
-from perfxl.terminal import clean
+from perfxl.cli import usage
+from perfxl.cli.closing import echo as _echo
+from perfxl.cli.closing import print_findings, print_internal_errors, print_set_aside, print_summary
 
 app = typer.Typer(
     name="perfxl",
+    cls=usage.Group,  # help and usage errors in Chinese
     help="部门整体支出绩效自评：批量复核单位报回的工作簿，生成报告、反馈件和汇总表。\n\n"
     "示例：perfxl run examples/returns-2020 --out output",
     no_args_is_help=True,
@@ -23,18 +24,14 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-RubricOpt = Annotated[str, typer.Option("--rubric", help="指标体系：内置编号或 TOML 文件路径。")]
-YearOpt = Annotated[int | None, typer.Option("--year", help="评价年度（默认取指标体系的年度）。")]
-JobsOpt = Annotated[int | None, typer.Option("--jobs", min=1, help="并行读取的进程数（默认：可用的 CPU 核数）。")]
+RubricOpt = Annotated[str, typer.Option("--rubric", metavar="编号或文件", help="指标体系：内置编号或 TOML 文件路径。")]
+# --year and --jobs are read as text and checked here, so that a bad value gets a Chinese reason and hint
+YearOpt = Annotated[str | None, typer.Option("--year", metavar="年份", help="评价年度（默认取指标体系的年度）。")]
+JobsOpt = Annotated[str | None, typer.Option("--jobs", metavar="N", help="并行读取的进程数（默认：可用的 CPU 核数）。")]
 DeadlineOpt = Annotated[str | None, typer.Option(
-    "--deadline", help="报送截止日期 YYYY-MM-DD（默认取指标体系的规定）。")]
+    "--deadline", metavar="日期", help="报送截止日期，如 2021-06-20、2021/6/20 或 2021年6月20日（默认取指标体系的规定）。")]
 RosterOpt = Annotated[Path | None, typer.Option(
-    "--roster", help="单位名单（.xlsx 或 .csv）：单位编码、单位名称，可选主管部门和财政部门掌握的数据。")]
-
-
-def _echo(text: str, err: bool = False) -> None:
-    """Print one line; names and values that came from a file may hold escape sequences."""
-    typer.echo(clean(text), err=err)
+    "--roster", metavar="文件", help="单位名单（.xlsx 或 .csv）：单位编码、单位名称，可选主管部门和财政部门掌握的数据。")]
 
 
 class UsageError(Exception):
@@ -51,23 +48,38 @@ def _fail(err: UsageError) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _options(rubric: str, year: int | None, deadline: str | None, **kw):
+def _jobs(text: str | None) -> int | None:
+    if text is None:
+        return None
+    from perfxl.read.values import parse_int
+
+    jobs = parse_int(text).value
+    if not isinstance(jobs, int) or jobs < 1:
+        raise UsageError(f"并行进程数 --jobs {text} 无效", "--jobs 应为 1 或更大的整数，如 --jobs 2；不写则按 CPU 核数")
+    return jobs
+
+
+def _options(rubric: str, year: str | None, deadline: str | None, **kw):
     from perfxl.model import Options
+    from perfxl.read.values import parse_date, parse_year
     from perfxl.spec.rubric import RubricError, load_rubric
 
     try:
         rub = load_rubric(rubric)
     except RubricError as exc:
         raise UsageError(str(exc), "--rubric 可填内置编号（如 gd-dept-2020）或指标体系 TOML 文件的路径") from exc
-    if year is not None and not 2000 <= year <= 2099:
-        raise UsageError(f"评价年度 {year} 无效", "--year 应为四位年份，如 2020")
+    the_year = None
+    if year is not None:
+        the_year = parse_year(year).value
+        if not isinstance(the_year, int):
+            raise UsageError(f"评价年度 {year} 无效", "--year 应为 2000～2099 之间的四位年份，如 2020")
     due = None
-    if deadline is not None:
-        try:
-            due = dt.date.fromisoformat(deadline)
-        except ValueError as exc:
-            raise UsageError(f"截止日期 {deadline!r} 无效", "--deadline 应为 YYYY-MM-DD，如 2021-06-20") from exc
-    return Options.for_rubric(rub, year, due, **kw)
+    if deadline is not None:  # every form a workbook's date cell accepts (2021/6/20, 2021年6月20日 …)
+        due = parse_date(deadline.strip()).value
+        if due is None:
+            raise UsageError(f"截止日期 {deadline!r} 无效",
+                             "--deadline 应为日期，如 2021-06-20、2021/6/20、2021.6.20 或 2021年6月20日")
+    return Options.for_rubric(rub, the_year, due, **kw)  # type: ignore[arg-type]
 
 
 ROSTER_HINT = ("名单须为 .xlsx 或 .csv（UTF-8 或 GB18030 编码），含“单位编码”“单位名称”列，可选“主管部门”"
@@ -100,10 +112,11 @@ def _progress(total: int):
     return (lambda rel: bar.advance(task)), bar
 
 
-@app.command(epilog="示例：perfxl template -o 2020年度自评模板.xlsx\n\n"
-                      "　　　perfxl template --roster 单位名单.xlsx -o 预填模板")
+@app.command(cls=usage.Command, epilog="示例：perfxl template -o 2020年度自评模板.xlsx\n"
+                                      "　　　perfxl template --roster 单位名单.xlsx -o 预填模板")
 def template(
-    out: Annotated[Path, typer.Option("-o", "--out", help="输出文件（.xlsx）；与 --roster 同用时为输出文件夹。")],
+    out: Annotated[Path, typer.Option("-o", "--out", metavar="文件",
+                                      help="输出文件（.xlsx）；与 --roster 同用时为输出文件夹。")],
     rubric: RubricOpt = "gd-dept-2020",
     year: YearOpt = None,
     deadline: DeadlineOpt = None,
@@ -138,26 +151,9 @@ def template(
     _echo(f"已生成模板：{out}")
 
 
-def _print_findings(batch) -> None:
-    from perfxl.findings import Severity
-
-    for r in batch.files:
-        head = f"{r.file}  [{r.status_label}]"
-        if r.reviewed_total is not None:
-            head += f"  核定 {r.reviewed_total} 分 {r.reviewed_grade}"
-        _echo(head)
-        for f in r.findings:
-            where = f"{f.sheet}!{f.cell}" if f.sheet and f.cell else (f.sheet or "")
-            _echo(f"  {Severity(f.severity).label} {f.code} {where} {f.message}")
-    if batch.findings:
-        _echo("本批次")
-        for f in batch.findings:
-            _echo(f"  {Severity(f.severity).label} {f.code} {f.message}")
-
-
-@app.command(epilog="示例：perfxl check examples/returns-2020")
+@app.command(cls=usage.Command, epilog="示例：perfxl check examples/returns-2020")
 def check(
-    paths: Annotated[list[Path], typer.Argument(help="要检查的文件或文件夹。", show_default=False)],
+    paths: Annotated[list[Path], typer.Argument(metavar="路径", help="要检查的文件或文件夹。", show_default=False)],
     rubric: RubricOpt = "gd-dept-2020",
     year: YearOpt = None,
     deadline: DeadlineOpt = None,
@@ -172,18 +168,21 @@ def check(
 
     try:
         opts = _options(rubric, year, deadline)
+        workers = _jobs(jobs)
         units = _roster(roster)
         missing = [p for p in paths if not p.exists()]
         if missing:
             raise UsageError(f"找不到 {missing[0]}", "请检查路径是否正确")
     except UsageError as err:
         raise _fail(err) from err
-    batch = run_candidates(candidates_for(paths), opts, jobs=jobs)
+    batch = run_candidates(candidates_for(paths), opts, jobs=workers)
     if units is not None:
         from perfxl.review.ledger import apply_roster
+        from perfxl.run.pipeline import summary_order
 
         apply_roster(batch, units)
-    _print_findings(batch)
+        batch.files.sort(key=summary_order)  # attributed files have a unit code now
+    print_findings(batch)
     errors = sum(r.errors for r in batch.files)
     raise typer.Exit(1 if errors else 0)
 
@@ -193,17 +192,18 @@ def _inside(child: Path, parent: Path) -> bool:
     return child == parent or parent in child.parents
 
 
-@app.command(epilog="示例：perfxl run examples/returns-2020 --out output")
+@app.command(cls=usage.Command, epilog="示例：perfxl run examples/returns-2020 --out output")
 def run(
-    folder: Annotated[Path, typer.Argument(help="存放报回文件的文件夹（含子文件夹）。", show_default=False)],
-    out: Annotated[Path, typer.Option("-o", "--out", help="输出文件夹。")] = Path("output"),
+    folder: Annotated[Path, typer.Argument(metavar="文件夹", help="存放报回文件的文件夹（含子文件夹）。",
+                                           show_default=False)],
+    out: Annotated[Path, typer.Option("-o", "--out", metavar="文件夹", help="输出文件夹。")] = Path("output"),
     rubric: RubricOpt = "gd-dept-2020",
     year: YearOpt = None,
     deadline: DeadlineOpt = None,
     jobs: JobsOpt = None,
     roster: RosterOpt = None,
     adjust: Annotated[Path | None, typer.Option(
-        "--adjust", help="财政部门核定调整（CSV：单位编码、指标编码、核定得分、理由），"
+        "--adjust", metavar="文件", help="财政部门核定调整（CSV：单位编码、指标编码、核定得分、理由），"
                          "替换人工评分指标的核定得分。")] = None,
     docx: Annotated[bool, typer.Option("--docx", help="同时生成 Word 版自评报告（reports/*.docx，公文样式）。")] = False,
 ) -> None:
@@ -214,17 +214,19 @@ def run(
     import dataclasses
 
     from perfxl.read.intake import discover
-    from perfxl.run.job import run_job
+    from perfxl.run.job import BatchRefused, run_job
     from perfxl.write.errors import OutputFolderError
 
+    rows: dict[str, str] = {}  # each adjusted unit's row, to name it when the unit exists nowhere
     try:
         opts = _options(rubric, year, deadline)
+        workers = _jobs(jobs)
         units = _roster(roster)
         if adjust is not None:
             from perfxl.review.adjust import AdjustmentError, load_adjustments
 
             try:
-                adjustments = load_adjustments(adjust, opts.rubric, units)
+                adjustments = load_adjustments(adjust, opts.rubric, rows)
             except AdjustmentError as exc:
                 raise UsageError(str(exc), ADJUST_HINT) from exc
             opts = dataclasses.replace(opts, adjustments=adjustments)
@@ -241,12 +243,17 @@ def run(
     candidates = discover(folder)
     step, bar = _progress(len(candidates))
     try:
-        batch = run_job(candidates, opts, folder, out, roster=units, jobs=jobs, progress=step, docx=docx)
+        batch = run_job(candidates, opts, folder, out, roster=units, jobs=workers, progress=step, docx=docx,
+                        adjust_rows=rows)
+    except BatchRefused as err:  # the files show the run was set up wrong; nothing was changed
+        if bar is not None:
+            bar.stop()
+        raise _fail(UsageError(err.reason, err.hint)) from err
     except OutputFolderError as err:
         if bar is not None:
             bar.stop()
         _echo(f"错误：{err}", err=True)
-        _print_set_aside(getattr(err, "set_aside", []), out)
+        print_set_aside(getattr(err, "set_aside", []), out)
         if err.incomplete:
             _echo(f"输出文件夹 {out} 不完整（没有 results.json）：本次结果未全部写出，排除问题后重新运行即可恢复全部输出。",
                        err=True)
@@ -256,85 +263,17 @@ def run(
         if bar is not None:
             bar.stop()
         _echo(f"perfxl 内部错误：{type(exc).__name__}: {exc}", err=True)
-        _print_set_aside(getattr(exc, "set_aside", []), out)
+        print_set_aside(getattr(exc, "set_aside", []), out)
         _echo(f"输出文件夹 {out} 不完整（没有 results.json）。", err=True)
         _echo("提示：输入文件未被修改；请将这条信息和所用命令反馈给 perfxl 维护人员", err=True)
         raise typer.Exit(3) from exc
     if bar is not None:
         bar.stop()
-    _print_summary(batch, out)
+    print_summary(batch, out, units)
     if batch.internal_errors:
-        _echo(f"perfxl 在 {len(batch.internal_errors)} 处发生内部错误（见上，代码 internal-error）；其余结果均已写出。"
-                   "这些不是单位文件的问题，请将输出文件夹中的 results.json 反馈给 perfxl 维护人员", err=True)
+        print_internal_errors(batch)
         raise typer.Exit(3)
 
-
-def _print_summary(batch, out: Path) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from perfxl.model import STATUS_ORDER
-
-    statuses = Counter(r.status_label for r in batch.files)
-    scored = [r for r in batch.files if r.scored]
-    grades = Counter(r.reviewed_grade or "未定级" for r in scored)
-    console = Console(highlight=False, soft_wrap=True, markup=False)  # unit names are text, not markup
-
-    def say(text: str) -> None:  # unit and file names may hold escape sequences
-        console.print(clean(text))
-
-    say(f"{batch.year}年度部门整体支出绩效自评复核：指标体系 {batch.rubric.id}，"
-                  f"报送截止 {batch.deadline.isoformat()}")
-    table = Table(show_header=True)
-    table.add_column("项目")
-    table.add_column("数量", justify="right")
-    table.add_row("文件", str(len(batch.files)))
-    for label in STATUS_ORDER:
-        if statuses.get(label):
-            table.add_row(f"  {label}", str(statuses[label]))
-    table.add_row("已评分单位", str(len(scored)))
-    for label in (*batch.rubric.grade_labels, "未定级"):
-        if grades.get(label):
-            table.add_row(f"  {label}", str(grades[label]))
-    if batch.not_submitted:
-        table.add_row("未报送单位（名单内）", str(len(batch.not_submitted)))
-    table.add_row("错误", str(sum(r.errors for r in batch.files)))
-    table.add_row("警告", str(sum(r.warnings for r in batch.files)))
-    console.print(table)
-    returned = [r for r in batch.files if r.status == "error"]
-    if returned:
-        say(f"需退回更正的单位 {len(returned)} 个：")
-        for r in returned:
-            codes = "、".join(dict.fromkeys(f.code for f in r.findings if f.severity == "error"))
-            say(f"  {r.unit_code or '—'} {r.unit_name or r.file}（{codes}）")
-    for note in batch.notes:
-        say(f"警告：{note}")
-    _print_set_aside(batch.set_aside, out)
-    say(f"输出文件夹：{out}")
-    reports = out / "reports"
-    for label, path, pattern in (("汇总表", out / "summary.xlsx", ""), ("单位报告", reports, "*.md"),
-                                 ("Word 报告", reports, "*.docx"), ("反馈件", out / "feedback", "*.xlsx"),
-                                 ("总览网页", out / "index.html", ""), ("结果数据", out / "results.json", "")):
-        count = sum(1 for _ in path.glob(pattern)) if pattern and path.is_dir() else 0
-        if pattern and count:
-            say(f"  {label}：{path}（{count} 份）")
-        elif not pattern and path.exists():
-            say(f"  {label}：{path}")
-
-
-def _print_set_aside(moved: list[tuple[str, str]], out: Path) -> None:
-    from perfxl.write.folder import KEEP
-
-    if moved:
-        _echo(f"以下 {len(moved)} 个文件不是 perfxl 写的，或写出后被改动过，已移到 {out / KEEP}（未删除任何文件）：")
-        for original, kept in moved:
-            _echo(f"  {original} → {kept}")
-
-
-# -- perfxl form export / check (issue 12): a sub-app of its own module -----------------------
-from perfxl.cli.form import form_app  # noqa: E402  (kept beside the commands it joins)
-
-app.add_typer(form_app, name="form")
 
 
 def version_callback(value: bool) -> None:

@@ -12,14 +12,14 @@ for the reader and ignored; fully blank rows are skipped. Any other problem stop
   (adjustments only replace the reviewed score of manual indicators — a computed score follows
   from the figures, which the unit corrects);
 - a score that is not a number or lies outside [0, weight]; an empty 理由 (无, 暂无 … are empty);
-- the same (unit, indicator) twice;
-- with a roster, a unit that is not in the roster.
+- the same (unit, indicator) twice.
 
-Without a roster, whether a unit exists is only known once the files are read: an adjustment
-for a unit with no scored file (none submitted, unreadable, or superseded) cannot be applied
-and is reported by `unused_adjustments` as a batch-level warning (`adjustment-unused`), so that
-it is never dropped silently. With a roster, such a
-roster unit already gets `not-submitted` from the roster and no second warning is added.
+Whether a unit exists is known once the files are read (`check_units`): a unit code that is
+neither in the batch nor in the roster is a typing mistake in the file and stops the run too,
+naming the row. An adjustment for a unit that exists but has no scored file (on the roster and
+sent nothing, unreadable, or superseded) cannot be applied and is reported by
+`unused_adjustments` as a batch-level warning (`adjustment-unused`), so that it is never
+dropped silently.
 
 The scorer applies the adjustments (`Options.adjustments`) and emits `bureau-adjusted` for each.
 """
@@ -109,9 +109,10 @@ def _check_width(table, n: int, row: list[object], header: list[object]) -> None
             raise AdjustmentError(f"{table.where(n, col)}：该列有内容，但表头没有列名；请填写列名或删除该列内容")
 
 
-def load_adjustments(path: Path | str, rubric: Rubric, roster: Roster | None = None
+def load_adjustments(path: Path | str, rubric: Rubric, rows: dict[str, str] | None = None
                      ) -> dict[str, dict[str, Adjustment]]:
-    """Read and validate an adjustment file: unit code -> indicator code -> Adjustment."""
+    """Read and validate an adjustment file: unit code -> indicator code -> Adjustment.
+    `rows`, when given, receives each unit's first row ("调整文件 … 第 n 行 A 列「单位编码」")."""
     table = read_table(Path(path), "调整", AdjustmentError)
     header_no, header = _header(table)
     cols = _columns(table, header_no, header)
@@ -134,8 +135,8 @@ def load_adjustments(path: Path | str, rubric: Rubric, roster: Roster | None = N
         unit = values.parse_code(cell("unit")).value
         if not unit:
             raise AdjustmentError(f"{where('unit')}：单位编码为空")
-        if roster is not None and unit not in roster:
-            raise AdjustmentError(f"{where('unit')}：单位编码 {unit} 不在单位名单 {roster.path} 中")
+        if rows is not None:
+            rows.setdefault(unit, where("unit"))
         raw_code = cell("indicator")
         code = values.fold(values.show(raw_code)).upper() if raw_code is not None else ""
         if not code:
@@ -166,18 +167,34 @@ def load_adjustments(path: Path | str, rubric: Rubric, roster: Roster | None = N
     return out
 
 
-def unused_adjustments(batch: BatchResult, adjustments: dict[str, dict[str, Adjustment]]) -> list[Finding]:
+def check_units(batch: BatchResult, adjustments: dict[str, dict[str, Adjustment]], rows: dict[str, str],
+                roster: Roster | None) -> None:
+    """Stop (AdjustmentError naming the row) at an adjusted unit code that is neither in the
+    batch nor in the roster: a code mistyped in the adjustment file, not a unit."""
+    present = {r.unit_code for r in batch.files if r.unit_code and r.status != "ignored"}
+    for unit in adjustments:
+        if unit in present or (roster is not None and unit in roster):
+            continue
+        where = rows.get(unit, "调整文件")
+        if roster is None:
+            raise AdjustmentError(f"{where}：单位编码 {unit} 不在本批次中（未提供单位名单），请核对")
+        raise AdjustmentError(f"{where}：单位编码 {unit} 不在本批次和名单中，请核对")
+
+
+def unused_adjustments(batch: BatchResult, adjustments: dict[str, dict[str, Adjustment]],
+                       rows: dict[str, str] | None = None) -> list[Finding]:
     """Add (and return) a batch-level warning per adjusted unit with no scored file."""
     scored = {r.unit_code for r in batch.files if r.scored and r.unit_code}
-    missing_known = {f.unit_code for f in batch.findings if f.code in ("not-submitted", "adjustment-unused")}
+    warned = {f.unit_code for f in batch.findings if f.code == "adjustment-unused"}
     added: list[Finding] = []
     for unit, adjs in sorted(adjustments.items()):
-        if unit in scored or unit in missing_known:
+        if unit in scored or unit in warned:
             continue
-        others = [r for r in batch.files if r.unit_code == unit]
+        others = [r for r in batch.files if r.unit_code == unit and r.status != "ignored"]
         inds = "、".join(sorted(adjs))
         why = "的文件" + "、".join(f"{r.file}（{r.status_label}）" for r in others) + "未能评分" if others else "没有报送文件"
-        added.append(Finding("adjustment-unused", f"单位 {unit} {why}，调整文件中对其指标 {inds} 的核定调整未使用",
+        where = f"（{rows[unit]}）" if rows and unit in rows else ""
+        added.append(Finding("adjustment-unused", f"单位 {unit} {why}，调整文件中对其指标 {inds} 的核定调整{where}未使用",
                              unit_code=unit))
     batch.findings.extend(added)
     return added

@@ -7,11 +7,19 @@
   is 10,000× the bureau's (±1%: 元 typed for 万元), else `ledger-mismatch` when they differ by more than
   0.01 — also when the unit left the cell blank while the bureau has a figure. A cell that
   already carries an error (type-error, missing-value, …) is not compared again.
+
+Before all that, an unreadable file whose unit code could not be read is attributed to the
+roster unit its file name names (exactly one unit's code or full name in it), so that the unit
+is 需重报 (it sent something, nothing usable) rather than 未报送. Which files go back to their
+unit (`must_send_again`) is decided here too: the terminal, the feedback and the summary agree.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from decimal import Decimal
+from pathlib import PurePosixPath
 
 from perfxl.findings import SEVERITY_ORDER, Finding
 from perfxl.model import BASIC_SHEET, BatchResult, FileResult
@@ -104,7 +112,9 @@ def _unknown(result: FileResult, roster: Roster) -> Finding:
 
 
 def apply_roster(batch: BatchResult, roster: Roster) -> None:
-    """Add the roster's findings to a batch: not-submitted, unknown-unit, ledger figures."""
+    """Add the roster's findings to a batch: attribution of nameless unreadable files,
+    not-submitted, unknown-unit, ledger figures. The caller re-sorts the files (codes changed)."""
+    attribute(batch, roster)
     named = {r.unit_code for r in batch.files if r.unit_code and r.status != "ignored"}
     unplaced = sum(1 for r in batch.files if r.status == "unreadable" and not r.unit_code)
     for unit in roster.units:
@@ -130,4 +140,74 @@ def apply_roster(batch: BatchResult, roster: Roster) -> None:
             _add(result, ledger_findings(result, unit))
 
 
-# -- pre-filled templates ----------------------------------------------------------------
+# -- who must send again -------------------------------------------------------------------
+
+
+def must_send_again(result: FileResult) -> bool:
+    """The unit must correct this file or send it again: status `error`, or `unreadable` for a
+    reason of the file's own. `internal-error` is perfxl's failure: the file is probably fine,
+    so it is listed apart and never returned to the unit."""
+    if result.status == "error":
+        return True
+    return result.status == "unreadable" and not any(f.code == "internal-error" for f in result.findings)
+
+
+def return_reasons(result: FileResult) -> list[Finding]:
+    """The findings that send a file back: its errors, one per code, in severity order."""
+    seen: dict[str, Finding] = {}
+    for f in result.findings:
+        if f.severity.value == "error" and f.code != "internal-error":
+            seen.setdefault(f.code, f)
+    return list(seen.values())
+
+
+def resubmit_units(batch: BatchResult, roster: Roster) -> list[dict[str, object]]:
+    """Roster units that sent files of which none could be used (all unreadable for the file's
+    own reason): 需重报 — submitted, so never 未报送. In roster order."""
+    out: list[dict[str, object]] = []
+    for unit in roster.units:
+        files = [r for r in batch.files if r.unit_code == unit.code and r.status != "ignored"]
+        if files and all(r.status == "unreadable" and must_send_again(r) for r in files):
+            reasons = list(dict.fromkeys(f.title for r in files for f in return_reasons(r)))
+            out.append({"unit_code": unit.code, "unit_name": unit.name, "department": unit.department,
+                        "files": [r.file for r in files], "reasons": reasons})
+    return out
+
+
+# -- attribution by file name --------------------------------------------------------------
+
+
+def _code_in(code: str, name: str) -> bool:
+    """`code` stands in `name` on its own: 440800001 is not in 4408000012."""
+    return re.search(rf"(?<![0-9A-Z]){re.escape(code)}(?![0-9A-Z])", name) is not None
+
+
+def attributed_unit(file: str, roster: Roster) -> RosterUnit | None:
+    """The roster unit a file's name names: exactly one unit whose code or full name is in it.
+    A name inside another matched name (湛江市民政局 in 湛江市民政局本级) does not count apart."""
+    name = values.fold(PurePosixPath(file).name).upper()
+    by_code = {u.code for u in roster.units if _code_in(u.code, name)}
+    named = [u for u in roster.units if values.fold(u.name) and values.fold(u.name).upper() in name]
+    folded = {u.code: values.fold(u.name).upper() for u in named}
+
+    def inside_another(u: RosterUnit) -> bool:
+        return any(folded[u.code] in folded[v.code] and folded[u.code] != folded[v.code] for v in named)
+
+    by_name = {u.code for u in named if not inside_another(u)}
+    found = by_code | by_name
+    return roster.get(found.pop()) if len(found) == 1 else None
+
+
+def attribute(batch: BatchResult, roster: Roster) -> None:
+    """Give each unreadable file without a unit code the roster unit its name names, and say so
+    on its finding (the code was not read from the file)."""
+    for result in batch.files:
+        if result.status != "unreadable" or result.unit_code:
+            continue
+        unit = attributed_unit(result.file, roster)
+        if unit is None:
+            continue
+        result.unit_code, result.unit_name, result.department = unit.code, unit.name, unit.department
+        note = f"（未能从文件中读出单位编码，按文件名归属于名单中的单位 {unit.code}「{unit.name}」）"
+        result.findings = [replace(f, unit_code=unit.code, message=f.message + (note if i == 0 else ""))
+                           for i, f in enumerate(result.findings)]

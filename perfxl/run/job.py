@@ -7,36 +7,81 @@ from pathlib import Path
 
 from perfxl.model import BatchResult, Options
 from perfxl.read.intake import Candidate
-from perfxl.run.pipeline import run_candidates
+from perfxl.run.pipeline import run_candidates, summary_order
 from perfxl.run.state import State
 from perfxl.run.worker import cancel, default_jobs, finish, in_background
 from perfxl.write.errors import OutputFolderError
 from perfxl.write.folder import OutputFolder
 
 
+class BatchRefused(Exception):
+    """The files read show the run was set up wrong (every file of another year, an adjusted unit
+    that exists nowhere): nothing is written; the CLI prints `reason` and `hint` and exits 2."""
+
+    def __init__(self, reason: str, hint: str) -> None:
+        super().__init__(reason)
+        self.reason, self.hint = reason, hint
+
+
+def other_year(batch: BatchResult) -> tuple[int, int] | None:
+    """(year, files) when at least two readable files state a year and all state the same one,
+    other than the batch's: the operator's --year (or the rubric's year) is wrong, not the units.
+    A single file's year stays that unit's claim (year-mismatch)."""
+    stated = [r.fields.get("eval_year") for r in batch.files if r.scored]
+    years = {y for y in stated if isinstance(y, int)}
+    if len(years) != 1 or batch.year in years:
+        return None
+    (year,) = years
+    count = sum(1 for y in stated if y == year)
+    return (year, count) if count >= 2 else None
+
+
+def _refuse_if_misconfigured(batch: BatchResult, options: Options, roster, adjust_rows: dict[str, str] | None) -> None:
+    found = other_year(batch)
+    if found is not None:
+        year, count = found
+        raise BatchRefused(f"读取的 {count} 个文件填报的评价年度都是 {year}，与本次复核的年度 {batch.year} 不符；"
+                           "未生成任何输出",
+                           f"如本次复核的是 {year} 年度，请加上 --year {year} 重新运行")
+    if options.adjustments:
+        from perfxl.review.adjust import AdjustmentError, check_units
+
+        try:
+            check_units(batch, options.adjustments, adjust_rows or {}, roster)
+        except AdjustmentError as exc:
+            raise BatchRefused(f"{exc}；未生成任何输出",
+                               "请改正调整文件中的单位编码（应为本批次报送的单位或名单中的单位）后重新运行") from exc
+
+
 def run_job(candidates: list[Candidate], options: Options, input_dir: Path, out_dir: Path, *,
             roster=None, jobs: int | None = None, progress: Callable[[str], None] | None = None,
-            docx: bool = False) -> BatchResult:
+            docx: bool = False, adjust_rows: dict[str, str] | None = None) -> BatchResult:
     """`perfxl run`: evaluate (reusing the output folder's cache), roster, adjustments, outputs.
 
     The output folder is locked for the run; perfxl replaces only files it wrote and nobody
     changed since, and sets anything else in its way aside under 保留/ (spec §11). On failure the
-    folder is left without results.json, every written file on record and no temporary file."""
+    folder is left without results.json, every written file on record and no temporary file.
+    A batch that shows the run was set up wrong raises BatchRefused before anything is changed.
+    `adjust_rows`: each adjusted unit's row in the adjustment file (load_adjustments' `rows`)."""
     folder = OutputFolder.open(out_dir)
     try:
-        folder.remove("results.json")  # its presence means a run finished
         state = State(folder.root)
         batch = run_candidates(candidates, options, progress, jobs, state)
         if roster is not None:
             from perfxl.review.ledger import apply_roster
 
             apply_roster(batch, roster)
+            batch.files.sort(key=summary_order)  # attributed files have a unit code now
+        _refuse_if_misconfigured(batch, options, roster, adjust_rows)
+        # nothing in the folder has changed before this point: a refused or killed run leaves
+        # the previous run's outputs, results.json with them, as they were
+        folder.remove("results.json")  # its presence means a run finished
         if options.adjustments:
             from perfxl.review.adjust import unused_adjustments
 
-            unused_adjustments(batch, options.adjustments)
+            unused_adjustments(batch, options.adjustments, adjust_rows)
         state.compare(batch.files)  # after every batch-level finding, so since_last sees them
-        write_all(batch, input_dir, folder, state, docx=docx, jobs=jobs)
+        write_all(batch, input_dir, folder, state, docx=docx, jobs=jobs, roster=roster)
         batch.notes.extend(state.notes)  # a damaged line may show only when its entry is used
         folder.finish()
     except BaseException as exc:
@@ -52,7 +97,7 @@ def run_job(candidates: list[Candidate], options: Options, input_dir: Path, out_
 
 
 def write_all(batch: BatchResult, input_dir: Path, out: Path | OutputFolder, state: State | None = None, *,
-              docx: bool = False, jobs: int | None = None) -> None:
+              docx: bool = False, jobs: int | None = None, roster=None) -> None:
     """reports/ (Markdown, HTML, optionally Word), feedback/, summary.xlsx, index.html, the state,
     then results.json — whose presence means the run finished (run_job removed the old one).
     Outputs of units no longer in the batch are removed by the folder's `finish`."""
@@ -72,7 +117,7 @@ def write_all(batch: BatchResult, input_dir: Path, out: Path | OutputFolder, sta
             from perfxl.write.docx import write_docx
 
             write_docx(batch, folder, markdown, jobs, state)
-        write_feedback(batch, input_dir, folder, jobs or default_jobs(), memo=state)  # adds internal-error findings
+        write_feedback(batch, input_dir, folder, jobs or default_jobs(), memo=state, roster=roster)  # adds internal-error findings
         write_html(batch, folder, markdown, state, jobs)
         results = to_json(batch, state)  # before the state is saved: it remembers the entries
         if state is not None:

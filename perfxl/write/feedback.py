@@ -30,6 +30,7 @@ from perfxl.ooxml.package import Unsupported
 from perfxl.ooxml.patch import LINK_COL, REPLY_COL, SEVERITY_COL, WIDTHS, Patcher, Review, ReviewRow
 from perfxl.ooxml.refs import display_width, parse_a1
 from perfxl.read.values import format_number
+from perfxl.review.ledger import must_send_again
 from perfxl.spec.rubric import Rubric
 from perfxl.write.folder import OutputFolder, Writer
 from perfxl.write.printing import set_print
@@ -44,7 +45,9 @@ MIN_PER_PROCESS = 40
 
 
 def needs_feedback(result: FileResult) -> bool:
-    return result.scored and any(f.severity in SEND_BACK for f in result.findings)
+    """A scored file with an error or a warning, or any file its unit must send again (an
+    unreadable one too: perfxl.review.ledger.must_send_again)."""
+    return (result.scored and any(f.severity in SEND_BACK for f in result.findings)) or must_send_again(result)
 
 
 def _number(d: Decimal | None) -> str:
@@ -333,8 +336,31 @@ def feedback_bytes(result: FileResult, batch: BatchResult, data: bytes | None) -
         return rebuilt_copy(review, marks, result, None), cause
 
 
-def _write(result: FileResult, batch: BatchResult, src: Path, writer: Writer, rel: str) -> str | None:
+def unreadable_bytes(result: FileResult, batch: BatchResult, prefill: dict[str, object] | None
+                     ) -> tuple[bytes, str | None]:
+    """The feedback workbook of a file that could not be used (perfxl.write.resend): 审核意见 and,
+    for a known unit (`prefill`), this round's template pre-filled for it; and perfxl's own
+    failure on the way (the 审核意见 sheet alone then still goes back)."""
+    from perfxl.read.badfile import describe
+    from perfxl.write.resend import resend_review, template_with_review
+
+    cause: str | None = None
+    if prefill is not None:
+        try:
+            review = resend_review(build_review(result, batch), result, prefill)
+            return template_with_review(review, batch.rubric, batch.year, prefill), None
+        except Exception as exc:  # a bug of ours, reported by the caller
+            cause = describe(exc)
+    return rebuilt_copy(resend_review(build_review(result, batch), result, None), {}, result, None), cause
+
+
+def _write(result: FileResult, batch: BatchResult, src: Path, writer: Writer, rel: str,
+           prefill: dict[str, object] | None = None) -> str | None:
     """Write one unit's feedback copy; returns perfxl's own failure while copying, if any."""
+    if result.status == "unreadable":  # nothing of the file is copied: it could not be used
+        content, failure = unreadable_bytes(result, batch, prefill)
+        writer.write_bytes(rel, content)
+        return failure
     try:
         data: bytes | None = src.read_bytes()
     except OSError:
@@ -352,40 +378,59 @@ def _init_worker(context: BatchResult, writer: Writer) -> None:
     _CONTEXT = (context, writer)
 
 
-def _work(task: tuple[FileResult, Path, str]) -> str | None:
+def _work(task: tuple[FileResult, Path, str, dict | None]) -> str | None:
     assert _CONTEXT is not None
-    return _write(task[0], _CONTEXT[0], task[1], _CONTEXT[1], task[2])
+    return _write(task[0], _CONTEXT[0], task[1], _CONTEXT[1], task[2], task[3])
+
+
+def _stems(batch: BatchResult) -> list[tuple[FileResult, str]]:
+    """Every file that gets feedback with its output stem: the scored files' stems as reports/
+    has them, then the unreadable files that go back, after them (never taking a scored name)."""
+    from perfxl.write.naming import output_stems, safe_name, unique
+
+    stems = output_stems(batch)
+    used = {stem.casefold() for _, stem in stems}
+    for result in batch.files:
+        if result.status == "unreadable" and needs_feedback(result):
+            stem = safe_name(result.unit_code or "", result.unit_name or Path(result.file).stem)
+            stems.append((result, unique(stem, used)))
+    return [(r, stem) for r, stem in stems if needs_feedback(r)]
 
 
 def write_feedback(batch: BatchResult, input_dir: Path, out: Path | OutputFolder, jobs: int = 1,
-                   memo=None) -> list[Path]:
-    """Write feedback/<code>_<name>.xlsx for every unit that has errors or warnings; returns the paths.
+                   memo=None, roster=None) -> list[Path]:
+    """Write feedback/<code>_<name>.xlsx for every unit that has errors or warnings, and for every
+    file its unit must send again (unreadable too); returns the paths.
 
     Names follow reports/ (same stem, same de-duplication over all scored files), so a unit's
-    report and feedback pair up. With `jobs` > 1 and at least MIN_PER_PROCESS files per process,
-    the files are written by a pool of `jobs` processes (same bytes; see feedback_bench.py (d)).
+    report and feedback pair up. An unreadable file's workbook holds 审核意见 and, when its unit
+    is known, this round's template pre-filled from `roster` (or from what the file said).
+    With `jobs` > 1 and at least MIN_PER_PROCESS files per process, the files are written by a
+    pool of `jobs` processes (same bytes; see feedback_bench.py (d)).
     A copy that perfxl itself failed to make as it should is still written (as a values copy)
     and reported as a batch-level internal-error."""
     from perfxl.read.intake import source_path
-    from perfxl.write.naming import output_stems
+    from perfxl.write.resend import prefill_for
 
     folder = OutputFolder.of(out)
     feedback = folder.path("feedback")
     writer = folder.writer()
-    tasks: list[tuple[FileResult, Path, str]] = []
+    tasks: list[tuple[FileResult, Path, str, dict | None]] = []
     paths: list[Path] = []
-    for result, unique in output_stems(batch):
-        if not needs_feedback(result):
-            continue
+    for result, unique in _stems(batch):
         rel = f"feedback/{unique}.xlsx"
         dest = folder.path(rel)
         if dest.resolve().parent != feedback.resolve():
             raise ValueError(f"feedback name {unique!r} escapes {feedback}")
         paths.append(dest)
-        # the result carries the input's sha256: an unchanged copy is kept
-        key = memo.output_key(result, batch, "feedback") if memo is not None else ""
+        prefill = prefill_for(result, roster, batch.year) if result.status == "unreadable" else None
+        # the result carries the input's sha256 (an unchanged copy is kept); a fresh template
+        # also depends on what it is pre-filled with
+        key = memo.output_key(result, batch, "feedback", repr(sorted(prefill.items())) if prefill else "") \
+            if memo is not None else ""
         if not folder.fresh(rel, key):
-            tasks.append((result, source_path(Path(input_dir), result.key or result.file), folder.target(rel, key)))
+            tasks.append((result, source_path(Path(input_dir), result.key or result.file), folder.target(rel, key),
+                          prefill))
     if not tasks:
         return paths
     from perfxl.parallel import parallel_map
@@ -393,7 +438,7 @@ def write_feedback(batch: BatchResult, input_dir: Path, out: Path | OutputFolder
     context = BatchResult(batch.rubric, batch.year, batch.deadline)  # what a file's feedback needs
     failures = parallel_map(_work, tasks, jobs, MIN_PER_PROCESS, initializer=_init_worker, initargs=(context, writer))
     folder.collect()
-    for (result, _, rel), failure in zip(tasks, failures, strict=True):
+    for (result, _, rel, _), failure in zip(tasks, failures, strict=True):
         if failure:
             batch.findings.append(Finding(
                 "internal-error", f"perfxl 生成 {result.file} 的反馈件时发生内部错误（{failure}），已改为数值副本 {rel}；"
