@@ -9,6 +9,8 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from perfxl.cli import app
@@ -305,3 +307,29 @@ def test_cli_form_check_missing_file_exits_2(tmp_path):
     assert result.exit_code == 2 and "找不到表单" in result.output
     result = runner.invoke(app, ["form", "export", "gd-dept-2020", "-o", str(tmp_path / "x.txt")])
     assert result.exit_code == 2 and "不是 .xlsx" in result.output
+
+
+_ODD = st.one_of(
+    st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(allow_nan=False, allow_infinity=False),
+    st.datetimes(min_value=dt.datetime(1900, 3, 1), max_value=dt.datetime(2100, 1, 1)),
+    st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=80),
+    st.sampled_from(["线形", "≤", "其他:", "目标=", "=a", "#NAME?", "（", "；；", "ABS(", "DAYS(a)", "100%", "次年13月40日"]),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(changes=st.lists(st.tuples(st.sampled_from(["设置", "字段", "指标", "校验"]), st.integers(0, 45), st.integers(0, 10), _ODD),
+                        min_size=1, max_size=6))
+def test_any_cell_any_value_is_a_problem_never_a_traceback(exported, tmp_path, changes):
+    g = grids(exported)
+    for sheet, row, col, value in changes:
+        rows = g[sheet]
+        while len(rows) <= row:
+            rows.append([])
+        rows[row] = list(rows[row]) + [None] * max(0, col + 1 - len(rows[row]))
+        rows[row][col] = value
+    form, problems = read_form(save(g, tmp_path / "fuzz.xlsx"))
+    assert (form is None) == any(p.severity == "error" for p in problems)
+    assert all(str(p) and "\n" not in str(p) for p in problems)
+    if form is not None:
+        assert form.rubric.total_weight == 100

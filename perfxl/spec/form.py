@@ -37,7 +37,8 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.sheet}!{self.cell}" if self.sheet and self.cell else self.sheet
-        return f"{where}：{self.message}" if where else self.message
+        message = " ".join(self.message.splitlines())  # one line, whatever a quoted cell held
+        return f"{where}：{message}" if where else message
 
     @property
     def label(self) -> str:

@@ -8,6 +8,8 @@ headers, A4 landscape print setup. The bytes depend only on the form (the creati
 from __future__ import annotations
 
 import datetime as dt
+import math
+import unicodedata
 from pathlib import Path
 
 import xlsxwriter
@@ -32,9 +34,11 @@ SHEETS = ("说明", "设置", "字段", "指标", "校验")
 ROOM = 500  # rows below the last one that keep the validation lists, for rows the bureau adds
 FOOTER = "&C第 &P 页 共 &N 页"
 
-_FIELD_WIDTHS = (18, 24, 30, 9, 7, 8, 36, 36, 40)
-_INDICATOR_WIDTHS = (9, 13, 14, 26, 7, 46, 44, 10, 46, 9)
-_CHECK_WIDTHS = (20, 24, 50, 9, 30, 22, 60)
+_FIELD_WIDTHS = (18, 22, 26, 8, 6, 7, 30, 28, 34)
+_INDICATOR_WIDTHS = (8, 12, 13, 20, 6, 32, 30, 9, 32, 8)
+_CHECK_WIDTHS = (18, 22, 40, 8, 24, 20, 48)
+_GUIDE_WIDTH = 100
+LINE_HEIGHT = 15  # points per wrapped line of 11-point text
 
 _INSTRUCTIONS = [
     ("h", "表单工作簿填写说明"),
@@ -77,6 +81,17 @@ _INSTRUCTIONS = [
 ]
 
 
+def _columns(text: str) -> float:
+    """Width in Excel's column units: a CJK character takes a little over two (measured in LibreOffice)."""
+    return sum(2.3 if unicodedata.east_asian_width(ch) in "WF" else 1.1 for ch in text)
+
+
+def _lines(text: str, width: int) -> int:
+    """Lines `text` wraps to in a column `width` characters wide (Excel and LibreOffice do not grow
+    a row for wrapped text written by xlsxwriter, so perfxl sets the height itself)."""
+    return sum(max(1, math.ceil(_columns(part) / max(width - 1, 1))) for part in text.split("\n"))
+
+
 def _widths(ws, widths: tuple[int, ...], fmt) -> None:
     for col, width in enumerate(widths):
         ws.set_column(col, col, width, fmt)
@@ -95,9 +110,14 @@ def _table(wb, ws, headers: tuple[str, ...], rows: list[tuple], widths: tuple[in
     _widths(ws, widths, fmts["text"])
     for col, head in enumerate(headers):
         ws.write_string(0, col, head, fmts["head"])
+    ws.set_row(0, LINE_HEIGHT * max(_lines(h, w) for h, w in zip(headers, widths, strict=True)))
     for r, row in enumerate(rows, 1):
+        lines = max(_lines(str(v), w) for v, w in zip(row, widths, strict=True) if v not in (None, ""))
+        if lines > 1:
+            ws.set_row(r, LINE_HEIGHT * lines)
         for c, value in enumerate(row):
             if value is None or value == "":
+                ws.write_blank(r, c, None, fmts["cell"])  # the grid stays whole on paper
                 continue
             if isinstance(value, int | float) and not isinstance(value, bool):
                 ws.write_number(r, c, value, fmts["cell"])
@@ -132,15 +152,16 @@ def write_form(form: Form, path: Path | str) -> None:
         "text": wb.add_format({"num_format": "@", "text_wrap": True, "valign": "top"}),
         "number": wb.add_format({"valign": "top"}),
         "title": wb.add_format({"bold": True, "font_size": 14}),
-        "h": wb.add_format({"bold": True, "font_size": 12}),
+        "h": wb.add_format({"bold": True, "font_size": 12, "valign": "bottom"}),
         "p": wb.add_format({"text_wrap": True, "valign": "top"}),
     }
     sheets = {name: wb.add_worksheet(name) for name in SHEETS}
 
     ws = sheets["说明"]
-    ws.set_column(0, 0, 120)
+    ws.set_column(0, 0, _GUIDE_WIDTH)
     for r, (kind, text) in enumerate(_INSTRUCTIONS):
         ws.write_string(r, 0, text, fmts["title"] if r == 0 else fmts[kind])
+        ws.set_row(r, 24 if kind == "h" else LINE_HEIGHT * _lines(text, _GUIDE_WIDTH - 4))
     _print(ws, len(_INSTRUCTIONS), 1)
     ws.repeat_rows(0, 0)
 
