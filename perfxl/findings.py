@@ -83,6 +83,9 @@ class Finding:
     unit_code: str | None = None
     #: machine-readable details for feedback comments (expected, found, …)
     details: dict = field(default_factory=dict, compare=False, hash=False)
+    #: the unit's 单位答复 to this finding (a returned feedback copy); the unit's answer does not
+    #: change which problem this is, so it takes no part in equality
+    reply: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.code not in CATALOGUE:
@@ -103,6 +106,16 @@ class Finding:
     def located(self, file: str, unit_code: str | None) -> Finding:
         """The same finding, placed in a file."""
         return replace(self, file=file, unit_code=unit_code)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A unit's 单位答复 on one row of the 审核意见 sheet of a returned feedback copy."""
+
+    code: str
+    sheet: str | None  # None: the row names no sheet (or the column is gone)
+    cell: str | None  # the primary cell, A1; None: the finding had none
+    text: str
 
 
 SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}

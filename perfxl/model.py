@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from perfxl.findings import Finding, Severity
+from perfxl.findings import Finding, Reply, Severity
 from perfxl.spec.rubric import Rubric
 
 BASIC_SHEET = "基础数据表"
@@ -118,6 +118,8 @@ class Submission:
     basic_sheet: str | None = None
     score_sheet: str | None = None
     findings: list[Finding] = field(default_factory=list)
+    #: the 单位答复 of a returned feedback copy's 审核意见 sheet (perfxl.read.replies)
+    replies: list[Reply] = field(default_factory=list)
 
     def value(self, key: str) -> object:
         fv = self.fields.get(key)
@@ -168,11 +170,14 @@ class FileResult:
     format: str | None = None
     sha256: str | None = None
     modified: str | None = None  # docProps/core.xml dcterms:modified, for duplicates
-    #: for a resubmitted file: {resolved, still_open, new, changed_fields, previous_file}
+    #: for a resubmitted file: {resolved, still_open, new, changed_fields, previous_file} and, when
+    #: replies answered findings that are gone, replies_resolved: [{code, sheet, cell, reply}]
     since_last: dict | None = None
     #: the input's exact name (intake.Candidate.key) when `file`, shown as valid UTF-8, differs
     #: from it, so that the file can be opened again (feedback copies)
     key: str | None = None
+    #: the unit's replies read from its file; each finding they match carries its own (`reply`)
+    replies: list[Reply] = field(default_factory=list)
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity is severity)

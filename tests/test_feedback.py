@@ -27,7 +27,7 @@ from perfxl.write.feedback import feedback_bytes, write_feedback
 FIXTURES = Path(__file__).parent / "fixtures"
 OPTIONS = Options.for_rubric(RUBRIC)
 RED, AMBER = "FFFFC7CE", "FFFFEB9C"
-HEADER = ["序号", "严重程度", "规则", "工作表", "单元格", "说明", "应为", "实为", "单位答复"]
+HEADER = ["序号", "严重程度", "问题", "规则", "工作表", "单元格", "说明", "应为", "实为", "单位答复"]
 
 
 def named_cell(path: Path, name: str) -> tuple[str, str]:
@@ -94,15 +94,15 @@ def test_balance_error_gets_feedback_with_review_sheet_red_cell_and_comment(make
     assert wb.active.title == "审核意见"
     assert [ws.title for ws in wb.worksheets if ws.sheet_view.tabSelected] == ["审核意见"]
     rows = review_rows(wb)
-    row = next(r for r in rows if r[2] == "balance-mismatch")
-    assert row[1] == "错误" and row[3] == sheet and str(row[4]).startswith(ref)
-    assert (row[6], row[7]) == ("32.53", "42.53")
+    row = next(r for r in rows if r[3] == "balance-mismatch")
+    assert row[1] == "错误" and row[2] == "收支不平衡" and row[4] == sheet and str(row[5]).startswith(ref)
+    assert (row[7], row[8]) == ("32.53", "42.53")
     assert wb["审核意见"].cell(1, 1).value.endswith("测试市测试局（T001）")
     lead = wb["审核意见"].cell(2, 1).value
     assert lead.startswith("退回")
-    link = next(c.hyperlink for c in wb["审核意见"]["E"] if c.value == row[4])
+    link = next(c.hyperlink for c in wb["审核意见"]["F"] if c.value == row[5])
     assert link.location == f"'{sheet}'!{ref}"
-    reply = next(c for c in wb["审核意见"]["I"] if c.row > 1 and c.value is None and c.has_style)
+    reply = next(c for c in wb["审核意见"]["J"] if c.row > 1 and c.value is None and c.has_style)
     assert reply.protection.locked is False
 
     cell = wb[sheet][ref]
@@ -211,7 +211,7 @@ def test_output_opens_everywhere_and_is_deterministic(make_return, tmp_path):
     wb = python_calamine.CalamineWorkbook.from_path(str(out))
     for name in wb.sheet_names:
         wb.get_sheet_by_name(name).to_python()
-    codes = [r[2] for r in review_rows(openpyxl.load_workbook(out))]
+    codes = [r[3] for r in review_rows(openpyxl.load_workbook(out))]
     assert codes == ["balance-mismatch", "total-mismatch"]
     with zipfile.ZipFile(out) as zf:
         assert zf.testzip() is None
@@ -271,8 +271,8 @@ def test_legacy_formats_get_a_values_copy(tmp_path):
         assert wb[name_sheet][name_ref].value == result.unit_name
         assert wb[sheet][ref].value == 32.53
         row = review_rows(wb)[0]
-        assert row[2] == "balance-mismatch"
-        link = wb["审核意见"].cell(next(r.row for r in wb["审核意见"]["C"] if r.value == "balance-mismatch"), 5)
+        assert row[3] == "balance-mismatch"
+        link = wb["审核意见"].cell(next(r.row for r in wb["审核意见"]["D"] if r.value == "balance-mismatch"), 6)
         assert link.hyperlink.location == f"'{sheet}'!{ref}"
 
 
@@ -333,7 +333,7 @@ def test_a_returned_feedback_copy_keeps_last_rounds_sheet(make_return, tmp_path)
     assert by_file(batch, "u1.xlsx").status == "error"
     wb = openpyxl.load_workbook(second)
     assert wb.sheetnames[:2] == ["审核意见", "上次审核意见"]
-    assert review_rows(wb)[0][2] == "balance-mismatch"
+    assert review_rows(wb)[0][3] == "balance-mismatch"
 
 
 def test_unusual_package_falls_back_to_a_values_copy(make_return, tmp_path):
@@ -361,7 +361,7 @@ def test_input_changed_after_review_gets_the_findings_only(make_return, tmp_path
     wb = openpyxl.load_workbook(out)
     assert wb.sheetnames == ["审核意见"]
     assert any("已被改动" in str(c.value) for c in wb["审核意见"]["A"])
-    assert review_rows(wb)[0][2] == "balance-mismatch"
+    assert review_rows(wb)[0][3] == "balance-mismatch"
     assert src.exists()
 
 
@@ -379,7 +379,7 @@ def test_libreoffice_reads_the_feedback_back(make_return, tmp_path):
     wb = openpyxl.load_workbook(lo / out.name)
     assert wb.sheetnames[0] == "审核意见"
     row = review_rows(wb)[0]
-    assert row[2] == "balance-mismatch" and str(row[4]).startswith(ref)
+    assert row[3] == "balance-mismatch" and str(row[5]).startswith(ref)
     assert wb[sheet][ref].fill.fgColor.rgb == RED
     assert "balance-mismatch" in wb[sheet][ref].comment.text
     assert wb[sheet][ref].value == 42.53

@@ -245,14 +245,14 @@ def test_cannot_compute_shows_a_dash(make_return, evaluate):
     assert "| 合计 |  |  |  | 100 |  |  | 100.00 | — |  |" in text
     assert text.count("审核发现错误") == 1
     assert table_rows(text) == [len(RUBRIC.indicators) + 1, len(result.findings)]
-    assert "| 错误 | type-error | 基础数据表!B18 |" in text
+    assert "| 错误 | 填写格式错误 | type-error | 基础数据表!B18 |" in text
 
 
 def test_errors_with_a_total_are_marked_for_review(make_return, evaluate):
     result, text = report_of(make_return, evaluate, carryover_end=Decimal("42.53"))
     assert result.status == "error" and result.reviewed_total is not None
     assert "核定总分为100.00分，核定等级为优秀（存在错误，待单位更正后重新核定）。" in text
-    assert "| 错误 | balance-mismatch | 基础数据表!B29 |" in text
+    assert "| 错误 | 收支不平衡 | balance-mismatch | 基础数据表!B29 |" in text
 
 
 def test_bureau_adjustment_is_marked(make_return, evaluate):

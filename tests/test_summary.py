@@ -194,16 +194,17 @@ def test_scores_sheet(wb, batch):
 
 def test_findings_sheet(wb, batch):
     table = rows(wb["问题清单"])
-    assert table[0] == ("单位编码", "单位名称", "文件", "严重程度", "规则", "工作表", "单元格",
-                        "说明", "涉及单元格")
+    assert table[0] == ("单位编码", "单位名称", "文件", "严重程度", "问题", "规则", "工作表", "单元格",
+                        "说明", "涉及单元格", "单位答复")
     assert len(table) - 1 == sum(len(r.findings) for r in batch.files)
     (bal,) = [f for f in batch.files[2].findings if f.code == "balance-mismatch"]
-    (row,) = [r for r in table if r[4] == "balance-mismatch"]
-    assert row[:8] == ("T002", "平衡局", "balance.xlsx", "错误", "balance-mismatch", "基础数据表",
+    (row,) = [r for r in table if r[5] == "balance-mismatch"]
+    assert row[:9] == ("T002", "平衡局", "balance.xlsx", "错误", "收支不平衡", "balance-mismatch", "基础数据表",
                        bal.cell, bal.message)
-    assert row[8] == "、".join(bal.cells)
+    assert row[9] == "、".join(bal.cells)
+    assert row[10] is None  # no reply: the unit sent its own file, not a feedback copy
     assert {r[3] for r in table[1:]} <= {"错误", "警告", "提示"}
-    assert ("empty.xlsx", "file-unreadable") in {(r[2], r[4]) for r in table}
+    assert ("empty.xlsx", "file-unreadable") in {(r[2], r[5]) for r in table}
 
 
 def test_missing_sheet_has_a_header_when_empty(wb):
@@ -218,7 +219,7 @@ def test_batch_findings_and_not_submitted(batch, tmp_path):
     assert rows(book["未报送"]) == [
         ("单位编码", "单位名称", "主管部门"), ("T009", "未报送局", "某部门")]
     last = rows(book["问题清单"])[-1]
-    assert last[:5] == ("T009", "未报送局", None, "警告", "not-submitted")
+    assert last[:6] == ("T009", "未报送局", None, "警告", "单位未报送", "not-submitted")
 
 
 def test_statistics_sheet_and_chart(wb, batch, summary):
@@ -282,7 +283,7 @@ def test_control_characters_and_long_text_in_cells(tmp_path):
     assert table[2][9] is None  # 0 / 0: not computable, left blank
     # only the reviewed row is in the 合计: 0 / 0 leaves its rate blank
     assert table[-1][5:10] == (0, 0, 0, 0, None)
-    message = rows(book["问题清单"])[1][7]
+    message = rows(book["问题清单"])[1][8]
     assert len(message) == MAX_TEXT and message.endswith("已截断）")
     assert rows(book["指标得分"])[1][2:4] == (4.73, 4.73)
 

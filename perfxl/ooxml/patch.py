@@ -54,9 +54,10 @@ CT_MAIN = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.mai
 CT_SHEET = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
 CT_MACRO = ("vbaProject", "macroEnabled", "macrosheet", "vbaProjectSignature")
 
-#: 审核意见 column widths (characters): 序号 严重程度 规则 工作表 单元格 说明 应为 实为 单位答复
-WIDTHS = (6, 9, 24, 12, 16, 60, 16, 16, 40)
-LINK_COL, SEVERITY_COL, REPLY_COL = 4, 1, 8
+#: 审核意见 column widths (characters): 序号 严重程度 问题 规则 工作表 单元格 说明 应为 实为 单位答复
+WIDTHS = (6, 9, 16, 24, 12, 16, 60, 16, 16, 40)
+LINK_COL, SEVERITY_COL, REPLY_COL = 5, 1, 9
+CENTER_COLS = (0, 4)  # 序号, 工作表
 PREVIOUS = "上次审核意见"
 
 
@@ -273,8 +274,8 @@ class Patcher:
             n = len(rows) + 1
             out = []
             for i, value in enumerate(item.values):
-                s = {SEVERITY_COL: sev_style[item.severity], REPLY_COL: x["reply"]}.get(i, x["center"] if i in (
-                    0, 3) else x["body"])
+                s = {SEVERITY_COL: sev_style[item.severity], REPLY_COL: x["reply"]}.get(
+                    i, x["center"] if i in CENTER_COLS else x["body"])
                 if i == LINK_COL and item.link:
                     s = x["link"]
                     sheet, ref = item.link

@@ -26,6 +26,7 @@ from perfxl.ooxml.refs import a1, parse_a1
 from perfxl.read import values
 from perfxl.read.odf import merged_ranges
 from perfxl.read.package import Package, read_package
+from perfxl.read.replies import read_replies
 from perfxl.read.values import label_key
 from perfxl.spec.fields import Field, fields
 from perfxl.spec.rubric import Rubric
@@ -350,6 +351,7 @@ class Reader:
         self.locate_sheets()
         self.read_fields()
         self.read_scores()
+        self.sub.replies = read_replies(self.book.grids)  # a returned feedback copy's 单位答复
         return self.sub
 
 

@@ -12,6 +12,7 @@ from perfxl.findings import SEVERITY_ORDER, Finding
 from perfxl.model import UNREADABLE_CODES, BatchResult, FileResult, Options, Submission
 from perfxl.read.badfile import file_problem, is_panic
 from perfxl.read.intake import Candidate, discover, sniff
+from perfxl.read.replies import attach_replies
 from perfxl.read.workbook import enough_fields, read_submission
 from perfxl.review.checks import Context, run_checks, template_findings
 from perfxl.review.scoring import score
@@ -53,7 +54,15 @@ def _unreadable(rel: str, code: str, message: str, **kw) -> FileResult:
 
 
 def evaluate(sub: Submission, options: Options, rel: str) -> FileResult:
-    """Score and check a Submission that was read."""
+    """Score and check a Submission that was read; each finding carries the unit's reply to it
+    when the file is a returned feedback copy."""
+    result = _evaluate(sub, options, rel)
+    result.replies = list(sub.replies)
+    result.findings, _ = attach_replies(result.findings, result.replies)
+    return result
+
+
+def _evaluate(sub: Submission, options: Options, rel: str) -> FileResult:
     rubric = options.rubric
     meta_findings = template_findings(sub, rubric)
     result = FileResult(file=rel, format=sub.format)

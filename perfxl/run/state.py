@@ -24,8 +24,9 @@ from importlib import resources
 from pathlib import Path
 
 from perfxl import __version__
-from perfxl.findings import Finding
+from perfxl.findings import Finding, Reply
 from perfxl.model import FileResult, IndicatorResult
+from perfxl.read.replies import attach_replies
 from perfxl.write.atomic import write_text
 from perfxl.write.results import json_value
 
@@ -84,7 +85,9 @@ def dump_result(r: FileResult) -> dict:
     data = {name: _enc(value) for name, value in r.__dict__.items()}
     data["indicators"] = [{k: _enc(v) for k, v in i.__dict__.items()} for i in r.indicators]
     data["findings"] = [{"code": f.code, "message": f.message, "sheet": f.sheet, "cells": list(f.cells),
-                         "file": f.file, "unit_code": f.unit_code, "details": f.details} for f in r.findings]
+                         "file": f.file, "unit_code": f.unit_code, "details": f.details,
+                         **({"reply": f.reply} if f.reply is not None else {})} for f in r.findings]
+    data["replies"] = [{"code": x.code, "sheet": x.sheet, "cell": x.cell, "text": x.text} for x in r.replies]
     return data
 
 
@@ -93,7 +96,8 @@ def load_result(data: dict, decoded: bool = False) -> FileResult:
     d = dict(data) if decoded else _dec(data)
     d["indicators"] = [IndicatorResult(**i) for i in d["indicators"]]  # type: ignore[index]
     d["findings"] = [Finding(f["code"], f["message"], f["sheet"], tuple(f["cells"]), f["file"], f["unit_code"],
-                             f["details"]) for f in d["findings"]]  # type: ignore[index]
+                             f["details"], f.get("reply")) for f in d["findings"]]  # type: ignore[index]
+    d["replies"] = [Reply(**x) for x in d.get("replies", [])]  # type: ignore[union-attr]
     d["cells"] = {k: tuple(v) for k, v in d["cells"].items()}  # type: ignore[index]
     return FileResult(**d)  # type: ignore[arg-type]
 
@@ -254,7 +258,15 @@ class State:
     # -- resubmissions ---------------------------------------------------------------------------
 
     def compare(self, results: list[FileResult]) -> None:
-        """Set `since_last` on each scored result whose file changed since the last run."""
+        """Set `since_last` on each scored result whose file changed since the last run.
+
+        First the units' replies are matched again to the findings as they now stand (the roster
+        and the adjustments added some); a reply whose finding is gone is listed in since_last
+        as `replies_resolved` ({code, sheet, cell, reply}), the key present only when there is one."""
+        unanswered: dict[int, list[Reply]] = {}
+        for r in results:
+            if r.replies:
+                r.findings, unanswered[id(r)] = attach_replies(r.findings, r.replies)
         for r in results:
             if not r.scored or not r.unit_code:
                 continue
@@ -274,6 +286,9 @@ class State:
                        for k, v in r.fields.items() if old_fields.get(k) != v}
             since = {"resolved": sorted(old - new), "still_open": sorted(old & new), "new": sorted(new - old),
                      "changed_fields": changed, "previous_file": previous.get("file")}
+            if unanswered.get(id(r)):
+                since["replies_resolved"] = [{"code": x.code, "sheet": x.sheet, "cell": x.cell, "reply": x.text}
+                                             for x in unanswered[id(r)]]
             r.since_last = since
             self._keep("u", r.unit_code, {**current, "since_last": since})
         for code in list(self._raw["u"]):  # units absent from this run keep their history

@@ -27,7 +27,7 @@ from perfxl.findings import SEVERITY_ORDER, Finding, Severity
 from perfxl.model import BASIC_SHEET, SCORE_SHEET, BatchResult, FileResult
 from perfxl.ooxml.comments import AUTHOR, Mark, line_count
 from perfxl.ooxml.package import Unsupported
-from perfxl.ooxml.patch import LINK_COL, REPLY_COL, SEVERITY_COL, WIDTHS, Patcher, Review, ReviewRow
+from perfxl.ooxml.patch import CENTER_COLS, LINK_COL, REPLY_COL, SEVERITY_COL, WIDTHS, Patcher, Review, ReviewRow
 from perfxl.ooxml.refs import display_width, parse_a1
 from perfxl.read.values import format_number
 from perfxl.review.ledger import must_send_again
@@ -37,7 +37,8 @@ from perfxl.write.printing import set_print
 from perfxl.write.text import since_last_text
 
 REVIEW_SHEET = "审核意见"
-HEADER = ("序号", "严重程度", "规则", "工作表", "单元格", "说明", "应为", "实为", "单位答复")
+#: 问题 is the code's Chinese name, 规则 the code; perfxl.read.replies finds the columns by this text
+HEADER = ("序号", "严重程度", "问题", "规则", "工作表", "单元格", "说明", "应为", "实为", "单位答复")
 SEND_BACK = (Severity.ERROR, Severity.WARNING)
 COLOURS = {"error": ("#FFC7CE", "#9C0006"), "warning": ("#FFEB9C", "#9C5700")}
 #: below this many files per process a pool costs more than it saves (a file takes ~5 ms)
@@ -89,8 +90,9 @@ def build_review(result: FileResult, batch: BatchResult) -> Review:
         cells = [c for c in f.cells if _valid_ref(c)]
         shown = cells[0] + (f"（相关：{'、'.join(cells[1:])}）" if len(cells) > 1 else "") if cells else ""
         details = f.details or {}
-        values = [i, f.severity.label, f.code, f.sheet or "", shown, f.message,
-                  _text(details.get("expected")), _text(details.get("found")), ""]
+        # the unit's last reply to this finding stands until it writes another
+        values = [i, f.severity.label, f.title, f.code, f.sheet or "", shown, f.message,
+                  _text(details.get("expected")), _text(details.get("found")), f.reply or ""]
         review.rows.append(ReviewRow(values, f.severity.value, (f.sheet, cells[0]) if f.sheet and cells else None))
     return review
 
@@ -220,7 +222,7 @@ def _xlsxwriter_review(wb, ws, review: Review) -> None:
     for item in review.rows:
         row += 1
         for i, value in enumerate(item.values):
-            style = {SEVERITY_COL: item.severity, REPLY_COL: "reply"}.get(i, "center" if i in (0, 3) else "body")
+            style = {SEVERITY_COL: item.severity, REPLY_COL: "reply"}.get(i, "center" if i in CENTER_COLS else "body")
             if isinstance(value, int):
                 ws.write_number(row, i, value, fmt[style])
             elif i == LINK_COL and item.link:

@@ -237,8 +237,8 @@ def report_context(result: FileResult, ctx: Context) -> dict[str, object]:
     figures = {"总编制": f["staff_quota"], "在职人数": f["staff_actual"], "离退休人数": f["retirees"]}
     stated = [f"{k}{v}" for k, v in figures.items() if v is not None]
     functions = fold(str(f["text_functions"] or ""))
-    findings = [{"severity": x.severity.label, "code": x.code, "message": x.message,
-                 "where": "!".join(p for p in (x.sheet, x.cell) if p) or None}
+    findings = [{"severity": x.severity.label, "title": x.title, "code": x.code, "message": x.message,
+                 "where": "!".join(p for p in (x.sheet, x.cell) if p) or None, "reply": x.reply}
                 for x in result.findings]
     return {
         "unit_name": result.unit_name or "（单位名称未填写）", "unit_code": result.unit_code,
@@ -249,6 +249,8 @@ def report_context(result: FileResult, ctx: Context) -> dict[str, object]:
         # the unit's own text already gives the staffing figures: do not repeat them
         "staffing_stated": bool(stated) and all(p in functions for p in stated),
         "f": f, "rows": rows, "groups": groups, "findings": findings,
+        # the 单位答复 column only when the unit answered (a returned feedback copy)
+        "replied": any(x["reply"] is not None for x in findings),
         "not_applicable": [r for r in rows if r.state == "not-applicable"],
         "cannot": [r for r in rows if r.state == "cannot"],
         "differs": [r for r in rows if r.state != "not-applicable" and r.self_score is not None

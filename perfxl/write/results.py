@@ -83,6 +83,8 @@ def _finding(f: Finding, batch_level: bool = False) -> dict[str, object]:
     if batch_level:
         out |= {"file": f.file, "unit_code": f.unit_code}
     out |= {"sheet": f.sheet, "cell": f.cell, "cells": list(f.cells), "message": f.message}
+    if f.reply is not None:  # spec §8 v3: only a finding the unit answered has the key
+        out["reply"] = f.reply
     return out
 
 

@@ -39,9 +39,13 @@ MONEY_KEYS = ("income_total", "carryover_begin", "expense_total", "carryover_end
 #: (typed in 元, unbalanced), and one such unit would misstate the bureau's total
 TOTAL_LABEL = "合计（已审核单位）"
 LEFT_OUT_LABEL = "未计入合计的文件"
+#: 问题 is the code's Chinese name, 规则 the code (for machines); 单位答复 the unit's reply read
+#: from its returned feedback copy (spec §8 v3)
 FINDING_HEADERS = (
-    "单位编码", "单位名称", "文件", "严重程度", "规则", "工作表", "单元格", "说明", "涉及单元格",
+    "单位编码", "单位名称", "文件", "严重程度", "问题", "规则", "工作表", "单元格", "说明", "涉及单元格",
+    "单位答复",
 )
+MESSAGE_COL, REPLY_COL = FINDING_HEADERS.index("说明"), FINDING_HEADERS.index("单位答复")
 MISSING_HEADERS = ("单位编码", "单位名称", "主管部门")
 UNGRADED = "未定级"
 DASH = "—"
@@ -215,8 +219,8 @@ def _write_scores_sheet(sh: _Sheet, batch: BatchResult) -> None:
 
 
 def _finding_row(f: Finding, code: str | None, name: str | None) -> list[object]:
-    return [code, name, f.file, f.severity.label, f.code, f.sheet, f.cell, f.message,
-            "、".join(f.cells) or None]
+    return [code, name, f.file, f.severity.label, f.title, f.code, f.sheet, f.cell, f.message,
+            "、".join(f.cells) or None, f.reply]
 
 
 def _write_findings_sheet(sh: _Sheet, batch: BatchResult) -> None:
@@ -226,9 +230,11 @@ def _write_findings_sheet(sh: _Sheet, batch: BatchResult) -> None:
     rows += [_finding_row(f, f.unit_code, names.get(f.unit_code)) for f in batch.findings]
     for n, row in enumerate(rows, start=1):
         for col, value in enumerate(row):
-            sh.put(n, col, value, "wrap" if col == 7 else None)
+            sh.put(n, col, value, "wrap" if col in (MESSAGE_COL, REPLY_COL) else None)
     sh.finish(len(rows) + 1, len(FINDING_HEADERS), freeze_cols=2)
-    sh.ws.set_column(7, 7, 80)  # 说明 wraps rather than running across the sheet
+    # 说明 and 单位答复 wrap rather than running across the sheet
+    sh.ws.set_column(MESSAGE_COL, MESSAGE_COL, 80)
+    sh.ws.set_column(REPLY_COL, REPLY_COL, 40)
 
 
 def _write_missing_sheet(sh: _Sheet, batch: BatchResult) -> None:

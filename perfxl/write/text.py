@@ -11,6 +11,8 @@ _LINE_BREAKS = re.compile("\r\n|[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 #: bidi embeddings/overrides/isolates (they can make a name read backwards) and the BOM
 _INVISIBLE = "\u202a-\u202e\u2066-\u2069\ufeff"
 _SPACES = re.compile(r"[^\S\n]")  # whitespace other than \n (str.isspace's set)
+#: how much of a reply the one line on a resubmission quotes
+REPLY_SHOWN = 40
 #: control characters (Cc) that are not whitespace, surrogates (Cs), bidi controls and the BOM
 _DROPPED = re.compile(f"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ud800-\udfff{_INVISIBLE}]")
 
@@ -34,12 +36,24 @@ def since_last_text(since: dict | None) -> str | None:
         codes = since.get(key) or []
         if codes:
             parts.append(f"{label}：" + "、".join(f"{CATALOGUE[c][1]}（{c}）" if c in CATALOGUE else c for c in codes))
+        if key == "resolved" and since.get("replies_resolved"):
+            parts.append("已答复且不再出现的问题：" + "、".join(_replied(x) for x in since["replies_resolved"]))
     changed = since.get("changed_fields") or {}
     if changed:
         spec = fields()
         items = [f"{spec[k].label if k in spec else k} {_show(old)} → {_show(new)}" for k, (old, new) in changed.items()]
         parts.append("改动的数据：" + "；".join(items))
     return "；".join(parts) if parts else "重新报送，问题与数据均无变化"
+
+
+def _replied(item: dict) -> str:
+    """A reply whose finding is gone: the finding's name, code and cell, and the reply's start."""
+    code = str(item.get("code"))
+    where = "!".join(str(p) for p in (item.get("sheet"), item.get("cell")) if p)
+    reply = " ".join(clean(item.get("reply") or "").split())
+    reply = reply if len(reply) <= REPLY_SHOWN else reply[:REPLY_SHOWN] + "…"
+    name = CATALOGUE[code][1] if code in CATALOGUE else code
+    return f"{name}（{code}{'，' + where if where else ''}，单位答复“{reply}”）"
 
 
 def _show(value: object) -> str:
