@@ -227,12 +227,15 @@ def test_every_file_of_another_year_stops_the_run_with_the_year_to_use(tmp_path)
     folder = inbox(tmp_path, GOOD, BALANCE)
     out = tmp_path / "out"
     assert run(str(folder), "--out", str(out)).exit_code == 0
-    before = (out / "results.json").read_bytes()
+    before = {p: p.read_bytes() for p in (out / "feedback").iterdir()}
     result = run(str(folder), "--out", str(out), "--year", "2021")
     assert result.exit_code == 2, result.output
-    assert "评价年度都是 2020" in result.output and "--year 2020" in result.output
+    assert "评价年度都是 2020" in result.output and "提示：如本次复核的是 2020 年度，请加上 --year 2020" in result.output
     assert "year-mismatch" not in result.output
-    assert (out / "results.json").read_bytes() == before  # the previous run's outputs stay whole
+    # no output was written; as after any failed run, results.json is gone and the clerk is told
+    assert {p: p.read_bytes() for p in (out / "feedback").iterdir()} == before
+    assert not (out / "results.json").exists() and "不完整" in result.output
+    assert run(str(folder), "--out", str(out)).exit_code == 0 and (out / "results.json").exists()
 
 
 def test_one_file_of_another_year_is_that_units_mistake(tmp_path):

@@ -245,10 +245,14 @@ def run(
     try:
         batch = run_job(candidates, opts, folder, out, roster=units, jobs=workers, progress=step, docx=docx,
                         adjust_rows=rows)
-    except BatchRefused as err:  # the files show the run was set up wrong; nothing was changed
+    except BatchRefused as err:  # the files show the run was set up wrong; no output was written
         if bar is not None:
             bar.stop()
-        raise _fail(UsageError(err.reason, err.hint)) from err
+        _echo(f"错误：{err.reason}", err=True)
+        if (out / "summary.xlsx").exists():
+            _echo(f"输出文件夹 {out} 中是以前的结果，已不完整（没有 results.json）：改正后重新运行即可恢复全部输出。", err=True)
+        _echo(f"提示：{err.hint}", err=True)
+        raise typer.Exit(2) from err
     except OutputFolderError as err:
         if bar is not None:
             bar.stop()

@@ -41,7 +41,7 @@ def _refuse_if_misconfigured(batch: BatchResult, options: Options, roster, adjus
     if found is not None:
         year, count = found
         raise BatchRefused(f"读取的 {count} 个文件填报的评价年度都是 {year}，与本次复核的年度 {batch.year} 不符；"
-                           "未生成任何输出",
+                           "本次没有写出任何结果",
                            f"如本次复核的是 {year} 年度，请加上 --year {year} 重新运行")
     if options.adjustments:
         from perfxl.review.adjust import AdjustmentError, check_units
@@ -49,7 +49,7 @@ def _refuse_if_misconfigured(batch: BatchResult, options: Options, roster, adjus
         try:
             check_units(batch, options.adjustments, adjust_rows or {}, roster)
         except AdjustmentError as exc:
-            raise BatchRefused(f"{exc}；未生成任何输出",
+            raise BatchRefused(f"{exc}；本次没有写出任何结果",
                                "请改正调整文件中的单位编码（应为本批次报送的单位或名单中的单位）后重新运行") from exc
 
 
@@ -61,10 +61,12 @@ def run_job(candidates: list[Candidate], options: Options, input_dir: Path, out_
     The output folder is locked for the run; perfxl replaces only files it wrote and nobody
     changed since, and sets anything else in its way aside under 保留/ (spec §11). On failure the
     folder is left without results.json, every written file on record and no temporary file.
-    A batch that shows the run was set up wrong raises BatchRefused before anything is changed.
+    A batch that shows the run was set up wrong raises BatchRefused before any output is written
+    (the folder is then left as after any failed run: the earlier outputs, no results.json).
     `adjust_rows`: each adjusted unit's row in the adjustment file (load_adjustments' `rows`)."""
     folder = OutputFolder.open(out_dir)
     try:
+        folder.remove("results.json")  # its presence means a run finished (also to a program waiting)
         state = State(folder.root)
         batch = run_candidates(candidates, options, progress, jobs, state)
         if roster is not None:
@@ -72,10 +74,7 @@ def run_job(candidates: list[Candidate], options: Options, input_dir: Path, out_
 
             apply_roster(batch, roster)
             batch.files.sort(key=summary_order)  # attributed files have a unit code now
-        _refuse_if_misconfigured(batch, options, roster, adjust_rows)
-        # nothing in the folder has changed before this point: a refused or killed run leaves
-        # the previous run's outputs, results.json with them, as they were
-        folder.remove("results.json")  # its presence means a run finished
+        _refuse_if_misconfigured(batch, options, roster, adjust_rows)  # before any output is written
         if options.adjustments:
             from perfxl.review.adjust import unused_adjustments
 
