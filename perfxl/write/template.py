@@ -15,6 +15,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from perfxl import FORMAT_VERSION
 from perfxl.model import BASIC_SHEET, GUIDE_SHEET, META_SHEET, SCORE_SHEET
+from perfxl.ooxml.comments import line_count
 from perfxl.read.values import format_number
 from perfxl.spec.fields import Field, sections
 from perfxl.spec.rubric import Indicator, Rubric
@@ -23,6 +24,8 @@ from perfxl.write.printing import set_print
 
 SCORE_HEADERS = ("指标编码", "一级指标", "二级指标", "三级指标", "分值", "评分标准", "指标值",
                  "自评得分", "自评说明（扣分原因/佐证材料）")
+#: 填报说明's one column (characters): a portrait A4 page wide in Excel
+GUIDE_WIDTH = 88
 PROTECT = {"format_columns": True, "format_rows": True, "select_locked_cells": True,
            "select_unlocked_cells": True}
 NUMBER_FORMATS = {"money": "#,##0.00", "int": "0", "percent": "0.00%", "date": "yyyy-mm-dd",
@@ -139,7 +142,10 @@ class _Builder:
 
     def guide(self) -> None:
         ws = self.wb.add_worksheet(GUIDE_SHEET)
-        ws.set_column(0, 0, 100)
+        ws.set_column(0, 0, GUIDE_WIDTH)
+        # a narrow blank column printed with it: LibreOffice never shrinks a lone column wider
+        # than the page (as it is where Calibri's stand-in is wider), but fits two by width
+        ws.set_column(1, 1, 1)
         deadline = self.rubric.deadline(self.year)
         lines = [
             (f"{self.year}年度部门整体支出绩效自评填报说明", "title"),
@@ -160,8 +166,9 @@ class _Builder:
         ]
         for r, (text, fmt) in enumerate(lines):
             ws.write_string(r, 0, text, self.f[fmt])
-            ws.set_row(r, 30 if fmt == "title" else 48)
-        set_print(ws, (len(lines) - 1, 0), landscape=False)
+            # a line's rows for its wrapped text (a CJK character is a little over two widths)
+            ws.set_row(r, 30 if fmt == "title" else max(48, 16 * line_count(text, GUIDE_WIDTH - 8) + 12))
+        set_print(ws, (len(lines) - 1, 1), landscape=False)
         ws.protect("", PROTECT)
 
     def basic(self) -> None:
