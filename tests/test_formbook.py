@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import shutil
+import subprocess
 from decimal import Decimal
 from pathlib import Path
 
@@ -271,8 +273,9 @@ def test_not_a_workbook_and_missing_sheets(tmp_path):
     form, problems = read_form(bad)
     assert form is None and "无法作为 Excel 工作簿打开" in str(problems[0])
     form, problems = read_form(save({"Sheet1": [["x"]]}, tmp_path / "empty.xlsx"))
-    assert form is None
-    assert {str(p) for p in problems if p.severity == "error"} >= {"找不到“设置”页：请按 perfxl form export 导出的表单工作簿保留该页"}
+    assert form is None and [str(p) for p in problems] == [
+        "empty.xlsx 不是表单工作簿（找不到“设置”和“字段”页）：表单工作簿有“设置”“字段”“指标”“校验”等页；"
+        "可用 perfxl form export gd-dept-2020 -o 表单.xlsx 导出一份作为起点"]
     with pytest.raises(FormNotFound):
         load_form(tmp_path / "missing.xlsx")
 
@@ -333,3 +336,43 @@ def test_any_cell_any_value_is_a_problem_never_a_traceback(exported, tmp_path, c
     assert all(str(p) and "\n" not in str(p) for p in problems)
     if form is not None:
         assert form.rubric.total_weight == 100
+
+
+def test_a_template_is_told_apart_from_a_form_workbook(tmp_path):
+    from perfxl.write.template import build_template
+
+    build_template(tmp_path / "模板.xlsx", load_rubric(), 2020)
+    form, problems = read_form(tmp_path / "模板.xlsx")
+    assert form is None and len(problems) == 1 and "像是填报模板或报回文件" in str(problems[0])
+
+
+def test_a_missing_column_is_one_problem_not_one_a_row(exported, tmp_path):
+    g = grids(exported)
+    g["指标"] = [r[:7] + r[8:] for r in g["指标"]]  # 评分方式 deleted
+    g["设置"][row_of(g["设置"], "报送截止")][1] = 44367  # an Excel serial for 2021-06-20
+    form, problems = read_form(save(g, tmp_path / "nocol.xlsx"))
+    assert form is None and errors(problems) == ["指标!J1：缺少“评分方式”列，请在第 1 行表头中加上"]
+
+
+def test_a_toml_form_with_checks(tmp_path):
+    text = Path("perfxl/spec/rubrics/gd-dept-2020.toml").read_text("utf-8")
+    good = tmp_path / "good.toml"
+    balance = 'condition = "carryover_begin+income_total = expense_total+carryover_end"'
+    good.write_text(f'{text}\n[[check]]\ncode = "balance-mismatch"\n{balance}\n', "utf-8")
+    form, problems = load_form(good)
+    assert problems == [] and form.checks[0].code == "balance-mismatch" and form.rubric.hash == BUILTIN.rubric.hash
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text + '\n[[check]]\ncode = "Balance"\ncondition = "carryover_begn = 1"\nseverity = "fatal"\n', "utf-8")
+    form, problems = load_form(bad)
+    assert form is None and len(errors(problems)) == 3
+    assert all(line.startswith("bad.toml!第 1 条校验") for line in errors(problems))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed")
+@pytest.mark.parametrize("fmt", ["ods", "xls"])
+def test_a_form_workbook_saved_as_ods_or_xls_reads_the_same(exported, tmp_path, fmt):
+    subprocess.run(["soffice", "--headless", f"-env:UserInstallation=file://{tmp_path}/lo", "--convert-to", fmt,
+                    "--outdir", str(tmp_path), str(exported)], check=True, capture_output=True, timeout=180)
+    form, problems = read_form(tmp_path / f"gd.{fmt}")
+    assert problems == [] and form.rubric.hash == BUILTIN.rubric.hash and form.sections == BUILTIN.sections

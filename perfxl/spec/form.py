@@ -101,10 +101,11 @@ class Form:
                 f"总分 {r.total_weight:f}，校验 {len(self.checks)} 条")
 
 
-def check_problems(raw: Mapping[str, object], types: Mapping[str, str],
+def check_problems(raw: Mapping[str, object], types: Mapping[str, str] | None,
                    where: Callable[[str], tuple[str, str]]) -> tuple[Check | None, list[Problem]]:
     """Validate one 校验 row (keys code, name, condition, severity, advice, primary, message; English
-    severities); `where(key)` gives (sheet, cell) of a column. Returns the Check when it has no error."""
+    severities); `where(key)` gives (sheet, cell) of a column; `types` None when the fields are not known.
+    Returns the Check when it has no error."""
     problems: list[Problem] = []
 
     def bad(key: str, message: str, severity: str = "error") -> None:
@@ -128,7 +129,7 @@ def check_problems(raw: Mapping[str, object], types: Mapping[str, str],
         except ExprError as exc:
             bad("condition", f"条件{exc}")
         else:
-            for err in check(cond, types):
+            for err in check(cond, types) if types is not None else ():
                 bad("condition", f"条件{err}")
     primary = str(raw.get("primary") or "").strip() or None
     if primary is not None and cond is not None and primary not in cond.fields():

@@ -198,7 +198,8 @@ def _header_row(grid: list[list[object]], role: str) -> tuple[int | None, dict[s
 
 
 def read_table(grid: list[list[object]], sheet: str, role: str) -> tuple[Table | None, list[Problem]]:
-    """The table of one sheet: header row, columns, non-blank rows; problems for missing and extra columns."""
+    """The table of one sheet: header row, columns, non-blank rows; problems for missing and extra
+    columns (None when a required column is missing)."""
     header, cols = _header_row(grid, role)
     spec = COLUMNS[role]
     if header is None:
@@ -210,6 +211,8 @@ def read_table(grid: list[list[object]], sheet: str, role: str) -> tuple[Table |
     for c, value in enumerate(grid[header]):
         if value is not None and c not in cols.values() and text_of(value):
             problems.append(Problem(f"列“{text_of(value)}”不是表单的列，已忽略", sheet, f"{xl_col_to_name(c)}{header + 1}", "info"))
+    if any(p.severity == "error" for p in problems):
+        return None, problems  # its rows would repeat the missing column's problem on every line
     for r in range(header + 1, len(grid)):
         row = grid[r]
         values = {col: (row[c] if c < len(row) else None) for col, c in cols.items()}

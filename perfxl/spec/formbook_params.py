@@ -359,6 +359,10 @@ def deadline_text(rule: dict) -> str:
 def parse_deadline(value: object, year: int | None) -> tuple[dict | None, str | None]:
     """The deadline dict ({year_offset, month, day}) of a 报送截止 cell, or a problem."""
     hint = "报送截止应写成“次年6月20日”或一个日期，如 2021-06-20"
+    if isinstance(value, str) and fold(value).isdigit() and len(fold(value)) == 5:
+        value = int(fold(value))
+    if isinstance(value, int | float) and not isinstance(value, bool) and 36526 <= value <= 73050:
+        value = dt.date(1899, 12, 30) + dt.timedelta(days=int(value))  # an Excel serial, as spec §3 reads dates
     if isinstance(value, dt.datetime):
         value = value.date()
     if isinstance(value, dt.date):

@@ -197,7 +197,7 @@ class _Reader:
 
     # -- 指标 --------------------------------------------------------------------------------
 
-    def indicators(self, table: Table, types: dict[str, str]) -> list[Indicator]:
+    def indicators(self, table: Table, types: dict[str, str] | None) -> list[Indicator]:
         out: list[Indicator] = []
         seen: dict[str, str] = {}
         total = Decimal(0)
@@ -253,7 +253,7 @@ class _Reader:
             self.add((table.sheet, table.cell(table.header_row, "分值")), f"各指标分值之和为 {total:f}，应为 100，请调整分值")
         return out
 
-    def _value(self, values: dict, at, kind: str, types: dict[str, str]) -> tuple[dict | None, str | None]:
+    def _value(self, values: dict, at, kind: str, types: dict[str, str] | None) -> tuple[dict | None, str | None]:
         text = text_of(values.get("指标值"))
         blank_text = text_of(values.get("空白时"))
         if kind == "manual":
@@ -279,7 +279,7 @@ class _Reader:
         except ExprError as exc:
             self.add(at("指标值"), f"指标值{exc}")
             return None, blank
-        errors = check(tree, types)
+        errors = check(tree, types) if types is not None else []
         for err in errors:
             self.add(at("指标值"), f"指标值{err}")
         if errors:
@@ -296,7 +296,7 @@ class _Reader:
 
     # -- 校验 --------------------------------------------------------------------------------
 
-    def checks(self, table: Table, types: dict[str, str]) -> list[Check]:
+    def checks(self, table: Table, types: dict[str, str] | None) -> list[Check]:
         out: list[Check] = []
         seen: dict[tuple[str, str], str] = {}
         severities = {cn: en for en, cn in SEVERITIES.items()}
@@ -328,6 +328,10 @@ def read_form(path: Path | str) -> tuple[Form | None, list[Problem]]:
     if not grids:
         return None, problems
     roles, found = find_sheets(grids)
+    if not roles.keys() & {"设置", "字段"}:  # a template or a return, most likely: one clear sentence
+        what = "像是填报模板或报回文件" if {"基础数据表", "评分表", "_meta"} & set(grids) else "找不到“设置”和“字段”页"
+        return None, [Problem(f"{path.name} 不是表单工作簿（{what}）：表单工作簿有“设置”“字段”“指标”“校验”等页；"
+                              "可用 perfxl form export gd-dept-2020 -o 表单.xlsx 导出一份作为起点")]
     problems += found
     reader = _Reader()
     tables: dict[str, Table] = {}
@@ -344,7 +348,8 @@ def read_form(path: Path | str) -> tuple[Form | None, list[Problem]]:
             tables[role] = table
     settings = reader.settings(tables["设置"]) if "设置" in tables else {}
     sections = reader.fields(tables["字段"]) if "字段" in tables else ()
-    types = {f.key: f.type for s in sections for f in s.fields}
+    # without a readable 字段 page the fields are unknown: expressions are still parsed, not type-checked
+    types = {f.key: f.type for s in sections for f in s.fields} if "字段" in tables else None
     indicators = reader.indicators(tables["指标"], types) if "指标" in tables else []
     checks = reader.checks(tables["校验"], types) if "校验" in tables else []
     problems += reader.problems
