@@ -261,3 +261,15 @@ def test_a_bad_deadline_is_a_usage_error(tmp_path, deadline):
     result = runner.invoke(app, ["check", str(EXAMPLES / GOOD), "--deadline", deadline])
     assert result.exit_code == 2
     assert "截止日期" in result.output and "2021年6月20日" in result.output
+
+
+def test_the_readme_transcript_is_a_real_run(tmp_path, monkeypatch):
+    readme = (EXAMPLES.parent.parent / "README.md").read_text("utf-8")
+    command = "$ perfxl run examples/returns-2020 --out output\n"
+    start = readme.index(command) + len(command)
+    shown = readme[start:readme.index("```", start)]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "examples").symlink_to(EXAMPLES.parent)
+    result = runner.invoke(app, ["run", "examples/returns-2020", "--out", "output"])
+    assert result.exit_code == 0
+    assert result.output == shown
