@@ -376,3 +376,18 @@ def test_a_form_workbook_saved_as_ods_or_xls_reads_the_same(exported, tmp_path, 
                     "--outdir", str(tmp_path), str(exported)], check=True, capture_output=True, timeout=180)
     form, problems = read_form(tmp_path / f"gd.{fmt}")
     assert problems == [] and form.rubric.hash == BUILTIN.rubric.hash and form.sections == BUILTIN.sections
+
+
+def test_names_the_template_needs_and_formulas_behind_an_unknown_rule(exported, tmp_path):
+    g = grids(exported)
+    ind, fld = g["指标"], g["字段"]
+    fld[next(i for i, r in enumerate(fld) if r[1] == "contact")][1] = "score_total"
+    ind[row_of(ind, "B2")][0] = "b1"  # score_b1 and score_B1 are one name to Excel
+    ind[row_of(ind, "B3")][6:8] = ["procurement_actual/procurement_budgt", "线型"]
+    form, problems = read_form(save(g, tmp_path / "names.xlsx"))
+    found = errors(problems)
+    assert any(line.startswith("字段!B8：字段键“score_total”与评分表的名称冲突") for line in found), found
+    assert any(line.startswith("指标!A7：指标编码“b1”与 指标!A6 重复（不分大小写）") for line in found), found
+    assert any(line.startswith("指标!H8：评分方式“线型”不认识") for line in found), found
+    assert any(line.startswith("指标!G8：") and "procurement_budgt" in line for line in found), found
+    assert form is None and len(found) == 4

@@ -13,7 +13,7 @@ import unicodedata
 from decimal import Decimal
 from pathlib import Path
 
-from perfxl.spec.expr import ExprError, check, parse
+from perfxl.spec.expr import Expr, ExprError, check, parse
 from perfxl.spec.expr_excel import name_problem
 from perfxl.spec.fields import Field, Section
 from perfxl.spec.form import FORM_KINDS, REQUIRED_FIELDS, SEVERITIES, Check, Form, Problem, check_problems
@@ -146,6 +146,9 @@ class _Reader:
                 self.add(at("字段键"), f"字段键“{raw_key}”应以小写英文字母开头，只含小写字母、数字和下划线{hint}")
             elif (why := name_problem(key)) is not None:
                 self.add(at("字段键"), why)
+            elif key in ("score_total", "grade_self") or key.startswith(("score_", "note_")):
+                self.add(at("字段键"), f"字段键“{key}”与评分表的名称冲突（score_…、note_…、grade_self 留给评分表），"
+                         f"请改名，如 {key.replace('score_', 'value_').replace('note_', 'text_').replace('grade_self', 'grade_value')}")
             elif key in seen:
                 self.add(at("字段键"), f"字段键“{key}”与 {seen[key]} 重复，字段键不能重复")
             else:
@@ -214,10 +217,10 @@ class _Reader:
                 self.add(at("指标编码"), "指标编码为空，请填写，如 A1"); ok = False  # noqa: E702
             elif not _CODE.match(code):
                 self.add(at("指标编码"), f"指标编码“{code}”应只含英文字母、数字和下划线（最多 20 个），如 A1"); ok = False  # noqa: E702
-            elif code in seen:
-                self.add(at("指标编码"), f"指标编码“{code}”与 {seen[code]} 重复"); ok = False  # noqa: E702
+            elif code.upper() in seen:  # score_A1 and score_a1 are one name to Excel
+                self.add(at("指标编码"), f"指标编码“{code}”与 {seen[code.upper()]} 重复（不分大小写）"); ok = False  # noqa: E702
             else:
-                seen[code] = f"{table.sheet}!{at('指标编码')[1]}"
+                seen[code.upper()] = f"{table.sheet}!{at('指标编码')[1]}"
             for col in ("一级指标", "二级指标", "三级指标"):
                 if not text_of(values.get(col)):
                     self.add(at(col), f"{col}为空，请填写" + ("（空白表示同上一行，第一行须填写）" if col != "三级指标" and first else ""))
@@ -232,6 +235,8 @@ class _Reader:
             if problem:
                 self.add(at("评分方式"), problem if text_of(values.get("评分方式")) else
                          f"评分方式为空，可用：{'、'.join(RULE_CN.values())}")
+                if text_of(values.get("指标值")):  # its formula is still checked: every problem at once
+                    self._formula(text_of(values["指标值"]), at, types)
                 continue
             rule, found = parse_params(kind, text_of(values.get("参数")), weight)
             for severity, message in found:
@@ -270,19 +275,8 @@ class _Reader:
             self.add(at("指标值"), f"{RULE_CN[kind]}评分的指标须填写指标值公式，如 expense_total/(carryover_begin+income_total)"
                      "（以“=”开头输入的公式会被 Excel 当作公式计算而读不到，请把该列设为文本格式或去掉“=”）")
             return None, blank
-        if text.startswith("#"):
-            self.add(at("指标值"), f"指标值“{text}”是 Excel 的错误值：公式被 Excel 当成了公式计算；请把该列设为文本格式后重新输入，"
-                     "或在公式前加英文单引号（'）")
-            return None, blank
-        try:
-            tree = parse(text)
-        except ExprError as exc:
-            self.add(at("指标值"), f"指标值{exc}")
-            return None, blank
-        errors = check(tree, types) if types is not None else []
-        for err in errors:
-            self.add(at("指标值"), f"指标值{err}")
-        if errors:
+        tree = self._formula(text, at, types)
+        if tree is None:
             return None, blank
         value = value_of(tree)
         if value["kind"] not in RULES_FOR[kind]:
@@ -293,6 +287,22 @@ class _Reader:
             self.add(at("指标值"), f"指标值“{text}”不是本版本评分能计算的写法（a/b、(a+b)/(c+d)、ABS(a-b)/b、(a-b)/b、"
                      "DAYS(a, b)、DAYS_LATE(a) 或单个字段）：表单可以检查和导出，但该指标暂时不能评分", "warning")
         return value, blank
+
+    def _formula(self, text: str, at, types: dict[str, str] | None) -> Expr | None:
+        """The parsed 指标值, or None when it is not a formula over known fields (problems added)."""
+        if text.startswith("#"):
+            self.add(at("指标值"), f"指标值“{text}”是 Excel 的错误值：公式被 Excel 当成了公式计算；请把该列设为文本格式后重新输入，"
+                     "或在公式前加英文单引号（'）")
+            return None
+        try:
+            tree = parse(text)
+        except ExprError as exc:
+            self.add(at("指标值"), f"指标值{exc}")
+            return None
+        errors = check(tree, types) if types is not None else []
+        for err in errors:
+            self.add(at("指标值"), f"指标值{err}")
+        return None if errors else tree
 
     # -- 校验 --------------------------------------------------------------------------------
 
