@@ -386,17 +386,13 @@ def _work(task: tuple[FileResult, Path, str, dict | None]) -> str | None:
 
 
 def _stems(batch: BatchResult) -> list[tuple[FileResult, str]]:
-    """Every file that gets feedback with its output stem: the scored files' stems as reports/
-    has them, then the unreadable files that go back, after them (never taking a scored name)."""
-    from perfxl.write.naming import output_stems, safe_name, unique
+    """Every file that gets feedback with its stem: scored ones as reports/ names them, then the
+    unreadable ones that go back (perfxl.write.resend)."""
+    from perfxl.write.naming import output_stems
+    from perfxl.write.resend import resend_stems
 
     stems = output_stems(batch)
-    used = {stem.casefold() for _, stem in stems}
-    for result in batch.files:
-        if result.status == "unreadable" and needs_feedback(result):
-            stem = safe_name(result.unit_code or "", result.unit_name or Path(result.file).stem)
-            stems.append((result, unique(stem, used)))
-    return [(r, stem) for r, stem in stems if needs_feedback(r)]
+    return [(r, stem) for r, stem in stems if needs_feedback(r)] + resend_stems(batch, stems)
 
 
 def write_feedback(batch: BatchResult, input_dir: Path, out: Path | OutputFolder, jobs: int = 1,

@@ -15,11 +15,22 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from perfxl.model import FileResult
+from perfxl.model import BatchResult, FileResult
 from perfxl.ooxml.patch import Patcher, Review
 from perfxl.read.roster import Roster, RosterUnit
 from perfxl.spec.rubric import Rubric
 from perfxl.write.prefill import prefill_values
+
+
+def resend_stems(batch: BatchResult, taken: list[tuple[FileResult, str]]) -> list[tuple[FileResult, str]]:
+    """The unreadable files that go back to their unit, each with a feedback stem that none of
+    the scored files' stems (`taken`) has."""
+    from perfxl.review.ledger import must_send_again
+    from perfxl.write.naming import safe_name, unique
+
+    used = {stem.casefold() for _, stem in taken}
+    return [(r, unique(safe_name(r.unit_code or "", r.unit_name or Path(r.file).stem), used))
+            for r in batch.files if r.status == "unreadable" and must_send_again(r)]
 
 
 def prefill_for(result: FileResult, roster: Roster | None, year: int) -> dict[str, object] | None:
