@@ -34,6 +34,8 @@ def print_findings(batch) -> None:
         for f in r.findings:
             where = f"{f.sheet}!{f.cell}" if f.sheet and f.cell else (f.sheet or "")
             echo(f"  {Severity(f.severity).label} {f.title}（{f.code}） {where} {f.message}")
+            if f.reply is not None:  # the unit's text: `echo` strips its escape sequences
+                echo(f"    单位答复：{f.reply}")
     if batch.findings:
         echo("本批次")
         for f in batch.findings:

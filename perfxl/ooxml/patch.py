@@ -343,7 +343,8 @@ class Patcher:
         if old is not None:  # a returned feedback copy: keep last round's sheet under another name
             # its own print area and titles move with it; any other reference to it keeps the name
             others = _edit_own_names(self.wb, _prefix(self.wb, "workbook"), names.index(old), lambda _: "")
-            if f"{old}!" in others or f"{old}'!" in others:
+            # quoted ('审核意见'!) or bare, but never the end of a longer name ('上次审核意见'!)
+            if re.search(f"{re.escape(escape(quote_sheet(old)))}!|(?<![\\w.']){re.escape(escape(old))}!", others):
                 review_name = _sheet_name_unique(review_name, names)
             else:
                 rename = (old, _sheet_name_unique(PREVIOUS, names))
