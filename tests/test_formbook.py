@@ -265,6 +265,9 @@ def test_an_expression_the_scorer_cannot_run_yet_is_a_warning(exported, tmp_path
                         "fields": ["key_tasks_done", "key_tasks_planned"]}
     assert form.rubric.indicator("B5").rule == {"kind": "proportional", "target": Decimal("0.95")}
     assert form.rubric.hash != BUILTIN.rubric.hash
+    write_form(form, tmp_path / "again.xlsx")  # what was read exports and reads back the same
+    again, _ = read_form(tmp_path / "again.xlsx")
+    assert again.rubric.hash == form.rubric.hash and again.rubric.indicators == form.rubric.indicators
 
 
 def test_not_a_workbook_and_missing_sheets(tmp_path):
@@ -391,3 +394,12 @@ def test_names_the_template_needs_and_formulas_behind_an_unknown_rule(exported, 
     assert any(line.startswith("指标!H8：评分方式“线型”不认识") for line in found), found
     assert any(line.startswith("指标!G8：") and "procurement_budgt" in line for line in found), found
     assert form is None and len(found) == 4
+
+
+@pytest.mark.parametrize("text", ["年末结转和结余（万元）", "*其中：行政编制（人）", " 单位 名称： ", "“三公”经费（万元）",
+                                  "预算使用效益（履职成效）", "Ｎ／Ａ", "其中：", "（万元）", "服务对象满意度（%）"])
+def test_the_form_reader_compares_labels_as_the_workbook_reader_does(text):
+    from perfxl.read.values import label_key as reader_key
+    from perfxl.spec.formbook_grid import label_key
+
+    assert label_key(text) == reader_key(text)

@@ -20,6 +20,7 @@ from xlsxwriter.utility import xl_col_to_name
 from perfxl.spec.form import Problem
 
 MAX_ROWS = 5000  # a form has tens of rows; a huge sheet is a mistake, not a form
+MAX_BYTES = 20 * 2**20
 HEADER_SEARCH = 20
 _QUOTES = "\"'“”‘’「」『』"
 
@@ -134,6 +135,9 @@ class Table:
 
 def open_sheets(path: Path) -> tuple[dict[str, list[list[object]]], list[Problem]]:
     """Every sheet of the workbook as a grid from A1 (calamine starts at the first used cell)."""
+    if path.stat().st_size > MAX_BYTES:
+        return {}, [Problem(f"{path.name} 有 {path.stat().st_size // 2**20} MB，表单工作簿不会这么大（上限 {MAX_BYTES // 2**20} MB）："
+                            "请确认选对了文件")]
     try:
         wb = python_calamine.CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # calamine raises its own types and also plain ones for a bad zip

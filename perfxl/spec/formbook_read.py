@@ -103,6 +103,8 @@ class _Reader:
         kind = text.get("表式") or "部门整体"
         if kind not in FORM_KINDS:
             self.add(got["表式"][1], f"表式“{kind}”不认识，可用：{'、'.join(FORM_KINDS)}")
+        elif kind != "部门整体":
+            self.add(got["表式"][1], f"本版本尚不能按“{kind}”表式生成模板和复核：表单可以检查和导出", "warning")
         out["kind"] = kind
         year = None
         if text.get("年度"):
