@@ -279,6 +279,11 @@ def run(
         raise typer.Exit(3)
 
 
+# -- perfxl form export / check (issue 12): a sub-app of its own module -----------------------
+from perfxl.cli.form import form_app  # noqa: E402  (kept beside the commands it joins)
+
+app.add_typer(form_app, name="form")
+
 
 def version_callback(value: bool) -> None:
     if value:

@@ -32,7 +32,7 @@ def _usage(reason: str, hint: str) -> typer.Exit:
 
 @form_app.command("export", epilog="示例：perfxl form export gd-dept-2020 -o 我市2021年表单.xlsx")
 def export(
-    form_id: Annotated[str, typer.Argument(metavar="ID", help="内置表单编号，如 gd-dept-2020；也可为表单工作簿或 TOML 文件。",
+    form_id: Annotated[str, typer.Argument(metavar="编号或文件", help="内置表单编号，如 gd-dept-2020；也可为表单工作簿或 TOML 文件。",
                                            show_default=False)],
     out: Annotated[Path, typer.Option("-o", "--out", help="输出的表单工作簿（.xlsx）。", show_default=False)],
 ) -> None:
@@ -59,7 +59,7 @@ def export(
 @form_app.command("check", epilog="示例：perfxl form check 我市2021年表单.xlsx\n\n"
                                     "　　　perfxl form check gd-dept-2020")
 def check(
-    form_ref: Annotated[str, typer.Argument(metavar="FORM", help="表单工作簿（.xlsx）、TOML 文件或内置表单编号。",
+    form_ref: Annotated[str, typer.Argument(metavar="表单", help="表单工作簿（.xlsx）、TOML 文件或内置表单编号。",
                                             show_default=False)],
 ) -> None:
     """检查表单，一次列出全部问题（页!单元格：问题和改法）；有错误时退出码为 1，没有问题时显示表单概要。"""
