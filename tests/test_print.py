@@ -243,6 +243,18 @@ def test_a_returned_copy_keeps_its_print_names_on_last_rounds_sheet(blank):
     assert (found["审核意见2"].titles, found["审核意见2"].area) == layout(third, "审核意见2")
 
 
+def test_a_third_round_still_renames_and_keeps_every_sheets_print_names(blank):
+    """Round two's print names ('上次审核意见'!…) end with round one's sheet name: no reason to keep it."""
+    rounds = [Patcher(blank).patch(review(2), {})]
+    for n in (3, 4):
+        rounds.append(Patcher(rounds[-1]).patch(review(n), {}))
+    found = sheets(rounds[-1])
+    assert list(found)[:3] == [REVIEW_SHEET, "上次审核意见2", "上次审核意见"]
+    assert (found[REVIEW_SHEET].titles, found[REVIEW_SHEET].area) == layout(rounds[2])
+    assert (found["上次审核意见2"].titles, found["上次审核意见2"].area) == layout(rounds[1])
+    assert (found["上次审核意见"].titles, found["上次审核意见"].area) == layout(rounds[0])
+
+
 def test_print_names_go_where_the_schema_wants_them_when_the_workbook_has_none(tmp_path):
     import xlsxwriter
 
