@@ -403,3 +403,23 @@ def test_the_form_reader_compares_labels_as_the_workbook_reader_does(text):
     from perfxl.spec.formbook_grid import label_key
 
     assert label_key(text) == reader_key(text)
+
+
+def test_stated_level1_totals_are_checked_and_kept(exported, tmp_path):
+    g = grids(exported)
+    g["设置"].append(["一级分值", "预算编制=20；预算执行=40；预算监督=15；预算使用效益=25"])
+    form, problems = read_form(save(g, tmp_path / "level1.xlsx"))
+    assert problems == [] and form.rubric.hash == BUILTIN.rubric.hash
+    assert form.level1_totals == (("预算编制", 20), ("预算执行", 40), ("预算监督", 15), ("预算使用效益", 25))
+    write_form(form, tmp_path / "again.xlsx")
+    assert read_form(tmp_path / "again.xlsx")[0] == dataclasses.replace(
+        form, rubric=dataclasses.replace(form.rubric, source=str(tmp_path / "again.xlsx")))
+    g["设置"][-1] = ["一级分值", "预算编制=25；预算执行=40；预算管理=15；预算使用效益=20"]
+    form, problems = read_form(save(g, tmp_path / "level1-wrong.xlsx"))
+    at = f"设置!B{len(g['设置'])}："
+    assert form is None and errors(problems) == [
+        at + "一级指标“预算编制”各指标分值之和为 20，一级分值写的是 25，请核对",
+        at + "一级分值中的“预算管理”不是指标页中的一级指标，可用：预算编制、预算执行、预算监督、预算使用效益",
+        at + "一级指标“预算使用效益”各指标分值之和为 25，一级分值写的是 20，请核对",
+        at + "一级分值没有写“预算监督”，请补上，如 预算监督=15",
+    ]

@@ -10,6 +10,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
 from importlib import resources
 
@@ -77,6 +78,8 @@ class Form:
     sections: tuple[Section, ...]
     checks: tuple[Check, ...] = ()
     kind: str = "部门整体"
+    #: the 一级 totals the form states (设置 一级分值), checked against the indicators; descriptive, not hashed
+    level1_totals: tuple[tuple[str, Decimal], ...] = ()
 
     @property
     def id(self) -> str:

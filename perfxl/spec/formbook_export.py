@@ -48,7 +48,8 @@ _INSTRUCTIONS = [
     ("h", "设置"),
     ("p", "两列：项目 | 值。编号：表单的英文编号（如 gd-dept-2020），写入模板并用于识别报回文件；名称；"
           "表式：部门整体 或 项目支出；年度：评价年度，四位数；报送截止：如“次年6月20日”，或一个日期如 2021-06-20；"
-          "通知文号、通知名称：本轮通知（可不填）；等级：如“优秀≥90；良好≥80；中≥60；差”，从高到低，最后一个等级不写分数线。"),
+          "通知文号、通知名称：本轮通知（可不填）；等级：如“优秀≥90；良好≥80；中≥60；差”，从高到低，最后一个等级不写分数线；"
+          "一级分值（可不填）：如“预算编制=20；预算执行=40；预算监督=15；预算使用效益=25”，检查时核对各一级指标的分值合计。"),
     ("h", "字段（基础数据表）"),
     ("p", "分组：基础数据表中的分组标题，空白表示同上一行；字段键：英文小写字母开头，只含小写字母、数字和下划线（如 income_total），"
           "用作模板中的名称和公式中的字段，不能与单元格地址相同（如 tax2020）；名称：表中显示的项目名称，"
@@ -171,6 +172,8 @@ def write_form(form: Form, path: Path | str) -> None:
     if notice is not None:
         settings += [(k, v) for k, v in (("通知文号", notice.number), ("通知名称", notice.title)) if v]
     settings.append(("等级", grades_text(rubric.grades)))
+    if form.level1_totals:
+        settings.append(("一级分值", "；".join(f"{name}={points:f}" for name, points in form.level1_totals)))
     ws = sheets["设置"]
     _table(wb, ws, SETTINGS_HEADERS, settings, (14, 70), fmts)
     _prompt(ws, 1, "值", "报送截止写“次年6月20日”或日期；等级写“优秀≥90；良好≥80；中≥60；差”")

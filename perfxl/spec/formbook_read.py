@@ -16,12 +16,11 @@ from pathlib import Path
 from perfxl.spec.expr import Expr, ExprError, check, parse
 from perfxl.spec.expr_excel import name_problem
 from perfxl.spec.fields import Field, Section
-from perfxl.spec.form import FORM_KINDS, REQUIRED_FIELDS, SEVERITIES, Check, Form, Problem, check_problems
+from perfxl.spec.form import REQUIRED_FIELDS, SEVERITIES, Check, Form, Problem, check_problems
 from perfxl.spec.formbook_grid import (
     Table,
     blank_continues,
     find_sheets,
-    header_key,
     label_key,
     number_of,
     open_sheets,
@@ -37,11 +36,10 @@ from perfxl.spec.formbook_params import (
     RULES_FOR,
     TYPE_CN,
     fold,
-    parse_deadline,
-    parse_grades,
     parse_params,
     value_of,
 )
+from perfxl.spec.formbook_settings import check_level1, read_settings
 from perfxl.spec.rubric import Indicator, Notice, Rubric
 
 _KEY = re.compile(r"[a-z][a-z0-9_]*\Z")
@@ -49,10 +47,6 @@ _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]{0,19}\Z")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 _YES = {"是", "y", "yes", "true", "1", "√", "✓", "必填"}
 _NO = {"否", "n", "no", "false", "0", "×", "选填", ""}
-_SETTINGS = {"编号": ("编号", "表单编号", "id", "指标体系编号"), "名称": ("名称", "表单名称", "表式名称"),
-             "表式": ("表式", "表单类型"), "年度": ("年度", "评价年度"),
-             "报送截止": ("报送截止", "报送截止日期", "截止日期", "报送期限"), "通知文号": ("通知文号", "文号"),
-             "通知名称": ("通知名称", "通知标题", "通知"), "等级": ("等级", "等级划分", "等级标准")}
 _SPLIT = re.compile(r"[；;\n]")
 
 
@@ -78,54 +72,7 @@ class _Reader:
     # -- 设置 --------------------------------------------------------------------------------
 
     def settings(self, table: Table) -> dict[str, object]:
-        names = {header_key(a): item for item, aliases in _SETTINGS.items() for a in aliases}
-        got: dict[str, tuple[object, tuple[str, str]]] = {}
-        for r, values in table.rows:
-            item = names.get(header_key(text_of(values.get("项目"))))
-            if item is None:
-                self.add((table.sheet, table.cell(r, "项目")), f"设置项“{text_of(values.get('项目'))}”不认识，已忽略；"
-                         f"可用：{'、'.join(_SETTINGS)}", "info")
-            elif item in got:
-                self.add((table.sheet, table.cell(r, "项目")), f"设置项“{item}”写了两次，请删去一行")
-            else:
-                got[item] = (values.get("值"), (table.sheet, table.cell(r, "值")))
-        out: dict[str, object] = {}
-        for item in ("编号", "名称", "年度", "报送截止", "等级"):
-            if item not in got or not text_of(got[item][0]):
-                where = got[item][1] if item in got else (table.sheet, table.cell(table.header_row + 1 + len(table.rows), "项目"))
-                self.add(where, f"缺少设置项“{item}”，请在“项目”列写“{item}”、在“值”列填写"
-                         + {"编号": "，如 gd-dept-2020", "年度": "，如 2020", "报送截止": "，如 次年6月20日",
-                            "等级": "，如 优秀≥90；良好≥80；中≥60；差", "名称": ""}[item])
-        text = {k: text_of(v) for k, (v, _) in got.items()}
-        if text.get("编号") and not _ID.match(fold(text["编号"])):
-            self.add(got["编号"][1], f"编号“{text['编号']}”应只含英文字母、数字、连字符和下划线，如 gd-dept-2020")
-        out["id"], out["name"] = fold(text.get("编号", "")), text.get("名称", "")
-        kind = text.get("表式") or "部门整体"
-        if kind not in FORM_KINDS:
-            self.add(got["表式"][1], f"表式“{kind}”不认识，可用：{'、'.join(FORM_KINDS)}")
-        elif kind != "部门整体":
-            self.add(got["表式"][1], f"本版本尚不能按“{kind}”表式生成模板和复核：表单可以检查和导出", "warning")
-        out["kind"] = kind
-        year = None
-        if text.get("年度"):
-            number = number_of(fold(text["年度"]).removesuffix("年度").removesuffix("年"))
-            if number is None or number != int(number) or not 2000 <= number <= 2099:
-                self.add(got["年度"][1], f"年度“{text['年度']}”应为四位年份，如 2020")
-            else:
-                year = int(number)
-        out["year"] = year
-        if "报送截止" in got and text.get("报送截止"):
-            rule, problem = parse_deadline(got["报送截止"][0], year)
-            if problem:
-                self.add(got["报送截止"][1], problem)
-            out["deadline"] = rule
-        if text.get("等级"):
-            grades, problems = parse_grades(text["等级"])
-            for p in problems:
-                self.add(got["等级"][1], p)
-            out["grades"] = grades
-        out["notice"] = (text.get("通知文号", ""), text.get("通知名称", ""))
-        return out
+        return read_settings(table, self.add)
 
     # -- 字段 --------------------------------------------------------------------------------
 
@@ -364,6 +311,8 @@ def read_form(path: Path | str) -> tuple[Form | None, list[Problem]]:
     types = {f.key: f.type for s in sections for f in s.fields} if "字段" in tables else None
     indicators = reader.indicators(tables["指标"], types) if "指标" in tables else []
     checks = reader.checks(tables["校验"], types) if "校验" in tables else []
+    if "指标" in tables and not any(p.severity == "error" and p.sheet == tables["指标"].sheet for p in reader.problems):
+        check_level1(indicators, settings.get("level1", ()), settings.get("level1_at"), reader.add)  # type: ignore[arg-type]
     problems += reader.problems
     if any(p.severity == "error" for p in problems):
         return None, problems
@@ -372,4 +321,5 @@ def read_form(path: Path | str) -> tuple[Form | None, list[Problem]]:
     rubric = Rubric(id=settings["id"], name=settings["name"], year=settings["year"], deadline_rule=settings["deadline"],  # type: ignore[arg-type]
                     grades=settings["grades"], indicators=tuple(indicators), source=str(path),  # type: ignore[arg-type]
                     notice=Notice(number, title) if number or title else None)
-    return Form(rubric=rubric, sections=sections, checks=tuple(checks), kind=settings["kind"]), problems  # type: ignore[arg-type]
+    return Form(rubric=rubric, sections=sections, checks=tuple(checks), kind=settings["kind"],  # type: ignore[arg-type]
+                level1_totals=settings["level1"]), problems  # type: ignore[arg-type]
