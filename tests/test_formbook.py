@@ -423,3 +423,44 @@ def test_stated_level1_totals_are_checked_and_kept(exported, tmp_path):
         at + "一级指标“预算使用效益”各指标分值之和为 25，一级分值写的是 20，请核对",
         at + "一级分值没有写“预算监督”，请补上，如 预算监督=15",
     ]
+
+
+def test_a_bureau_writes_its_own_form_from_scratch(tmp_path):
+    """Another bureau's form typed by hand: other fields, weights, rules and checks (达州-like weights)."""
+    sheets = {
+        "设置": [["项目", "值"], ["编号", "dz-dept-2021"], ["名称", "部门整体支出绩效评价指标（达州）"], ["年度", 2021],
+               ["报送截止", "次年5月31日"], ["等级", "优≥90；良≥75；中≥60；差"],
+               ["一级分值", "部门决策=25；综合管理=30；部门绩效=45"]],
+        "字段": [["分组", "字段键", "名称", "类型", "必填", "单位"],
+               ["基本信息", "unit_name", "单位名称", "文本", "是"], [None, "unit_code", "单位编码", "编码", "是"],
+               [None, "eval_year", "评价年度", "年度", "是"], [None, "filing_date", "填报日期", "日期", "是"],
+               ["预算", "budget_total", "全年预算数", "金额", "是", "万元"], [None, "spent", "全年执行数", "金额", "是", "万元"],
+               [None, "spent_q3", "其中：前三季度执行数", "金额", "否", "万元"],
+               ["绩效", "targets_met", "绩效目标完成率", "百分比", "是", "%"]],
+        "指标": [["指标编码", "一级指标", "二级指标", "三级指标", "分值", "评分标准", "指标值", "评分方式", "参数", "空白时"],
+               ["J1", "部门决策", "目标", "目标设定", 25, "按要点评分", None, "人工", "合理:10；明确:15"],
+               ["G1", "综合管理", "执行", "预算执行率", 20, "按比例得分", "spent/budget_total", "比例", "目标=100%"],
+               ["G2", None, None, "前三季度执行进度", 10, "≥75%得满分", "spent_q3/budget_total", "分档", "≥75%:10；≥60%:6；其他:0", "零分"],
+               ["X1", "部门绩效", "产出", "绩效目标完成率", 45, "≥95%满分，每低1点扣1分", "targets_met", "线性",
+                "目标=95%；方向=低于；每点扣=1"]],
+        "校验": [["校验编码", "名称", "条件", "严重程度", "说明"],
+               ["spending-over-budget", "执行数不超过预算", "spent <= budget_total", "警告", "超预算支出请说明原因"],
+               ["sum-mismatch", "前三季度不超过全年", "spent_q3 <= spent", "错误", None]],
+    }
+    form, problems = read_form(save(sheets, tmp_path / "达州.xlsx"))
+    assert errors(problems) == []
+    assert {p.cell for p in problems if p.severity == "warning"} == {"H3", "I4"}  # 比例 and ≥ bands: not scored yet
+    r = form.rubric
+    assert (r.id, r.year, r.deadline(2021), [g.label for g in r.grades]) == ("dz-dept-2021", 2021, dt.date(2022, 5, 31),
+                                                                             ["优", "良", "中", "差"])
+    assert [(i.code, i.level1, i.level2, i.weight) for i in r.indicators] == [
+        ("J1", "部门决策", "目标", 25), ("G1", "综合管理", "执行", 20), ("G2", "综合管理", "执行", 10), ("X1", "部门绩效", "产出", 45)]
+    assert r.indicator("G1").rule == {"kind": "proportional", "target": Decimal("1.00")}
+    assert r.indicator("G2").rule == {"kind": "bands", "bands": [[Decimal("0.75"), 10], [Decimal("0.60"), 6]], "otherwise": 0,
+                                      "compare": ">="}
+    assert r.indicator("G2").blank == "zero" and r.indicator("X1").value == {"kind": "field", "field": "targets_met"}
+    assert form.fields["spent_q3"].prefix == "其中：" and form.fields["spent_q3"].section == "预算"
+    assert [(c.code, c.severity) for c in form.checks] == [("spending-over-budget", "warning"), ("sum-mismatch", "error")]
+    write_form(form, tmp_path / "again.xlsx")
+    again, _ = read_form(tmp_path / "again.xlsx")
+    assert again.rubric.hash == r.hash and again.sections == form.sections and again.checks == form.checks
