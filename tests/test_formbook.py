@@ -313,6 +313,11 @@ def test_cli_form_check_missing_file_exits_2(tmp_path):
     assert result.exit_code == 2 and "找不到表单" in result.output
     result = runner.invoke(app, ["form", "export", "gd-dept-2020", "-o", str(tmp_path / "x.txt")])
     assert result.exit_code == 2 and "不是 .xlsx" in result.output
+    (tmp_path / "目录.xlsx").mkdir()
+    result = runner.invoke(app, ["form", "export", "gd-dept-2020", "-o", str(tmp_path / "目录.xlsx")])
+    assert result.exit_code == 2 and "无法写入" in result.output and "此处是文件夹，不是文件" in result.output
+    result = runner.invoke(app, ["form", "export", "no-such-form", "-o", str(tmp_path / "y.xlsx")])
+    assert result.exit_code == 2 and "找不到表单 no-such-form" in result.output
 
 
 _ODD = st.one_of(

@@ -52,7 +52,16 @@ def export(
         raise typer.Exit(1)
     if out.parent and not out.parent.is_dir():
         raise _usage(f"文件夹 {out.parent} 不存在", "请先建立该文件夹，或换一个输出位置")
-    write_form(form, out)
+    from xlsxwriter.exceptions import FileCreateError
+
+    try:
+        write_form(form, out)
+    except (OSError, FileCreateError) as exc:  # xlsxwriter wraps the OSError of its final write
+        from perfxl.write.errors import describe
+
+        cause = exc.args[0] if isinstance(exc, FileCreateError) and exc.args else exc
+        why = describe(cause) if isinstance(cause, OSError) else str(cause)
+        raise _usage(f"无法写入 {out}（{why}）", "请换一个可写的位置，或关闭正在打开该文件的 Excel/WPS 后重试") from exc
     _echo(f"已导出表单 {form.id}：{out}")
 
 
