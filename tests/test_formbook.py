@@ -469,3 +469,18 @@ def test_a_bureau_writes_its_own_form_from_scratch(tmp_path):
     write_form(form, tmp_path / "again.xlsx")
     again, _ = read_form(tmp_path / "again.xlsx")
     assert again.rubric.hash == r.hash and again.sections == form.sections and again.checks == form.checks
+
+
+def test_weights_keep_their_digits_through_the_workbook(tmp_path):
+    rubric = BUILTIN.rubric
+    inds = list(rubric.indicators)
+    inds[0] = dataclasses.replace(inds[0], weight=Decimal("5.0"), rule={"kind": "manual", "items": [["要点", Decimal("5.0")]]})
+    inds[2] = dataclasses.replace(inds[2], weight=Decimal("5.00"))  # A3
+    inds[5] = dataclasses.replace(inds[5], weight=Decimal("2.50"))  # B2 and B3 still add up to 10
+    inds[6] = dataclasses.replace(inds[6], weight=Decimal("7.5"))
+    form = dataclasses.replace(BUILTIN, rubric=dataclasses.replace(rubric, indicators=tuple(inds)))
+    write_form(form, tmp_path / "digits.xlsx")
+    back, problems = read_form(tmp_path / "digits.xlsx")
+    assert errors(problems) == [] and back.rubric.hash == form.rubric.hash
+    assert [back.rubric.indicator(c).weight.as_tuple() for c in ("A1", "A3", "B2", "B3")] == [
+        Decimal(t).as_tuple() for t in ("5.0", "5.00", "2.50", "7.5")]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import unicodedata
+from decimal import Decimal
 from pathlib import Path
 
 import xlsxwriter
@@ -96,6 +97,13 @@ def _lines(text: str, width: int) -> int:
 def _widths(ws, widths: tuple[int, ...], fmt) -> None:
     for col, width in enumerate(widths):
         ws.set_column(col, col, width, fmt)
+
+
+def _weight(weight: Decimal) -> int | float | str:
+    """A 分值 as a number cell, or as text when a number would lose its digits (2.50 reads back as 2.5)."""
+    number = int(weight) if weight == weight.to_integral_value() else float(weight)
+    back = Decimal(number) if isinstance(number, int) else Decimal(repr(number))
+    return number if str(back) == str(weight) else str(weight)
 
 
 def _print(ws, rows: int, cols: int) -> None:
@@ -189,7 +197,7 @@ def write_form(form: Form, path: Path | str) -> None:
     _prompt(ws, 7, "选项", "类型为选项时的可选值，用“；”分隔")
 
     ws = sheets["指标"]
-    rows = [(i.code, i.level1, i.level2, i.name, float(i.weight) if i.weight != int(i.weight) else int(i.weight),
+    rows = [(i.code, i.level1, i.level2, i.name, _weight(i.weight),
              i.criteria, value_text(i.value), RULE_CN[i.rule["kind"]], params_text(i),
              "" if i.manual else BLANK_CN[i.blank]) for i in rubric.indicators]
     _table(wb, ws, INDICATOR_HEADERS, rows, _INDICATOR_WIDTHS, fmts)
