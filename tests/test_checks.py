@@ -466,11 +466,18 @@ def test_indicator_missing_when_its_row_is_gone(make_return, evaluate, cell_of):
     assert "A2" in f.message
 
 
-@pytest.mark.parametrize("raw", [6, -1, "满分", None])
+@pytest.mark.parametrize("raw", [6, -1, "满分"])
 def test_score_out_of_range(make_return, evaluate, cell_of, raw):
-    # A2 weighs 5; blank is allowed only on 不适用 rows
+    # A2 weighs 5
     res = evaluate(make_return(score_A2=raw))
     at(one(res, "score-out-of-range"), *cell_of("score_A2"))
+
+
+def test_a_blank_self_score_is_missing_value(make_return, evaluate, cell_of):
+    # blank is allowed only on 不适用 rows; elsewhere the unit left out a required score (issue 11)
+    res = evaluate(make_return(score_A2=None))
+    at(one(res, "missing-value"), *cell_of("score_A2"))
+    assert "score-out-of-range" not in codes(res)
 
 
 def test_total_mismatch(make_return, evaluate, cell_of):

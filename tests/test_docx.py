@@ -161,7 +161,11 @@ def test_indicator_table_lists_the_rubric(reports):
     rows = {row.cells[0].text: [c.text for c in row.cells] for row in table.rows[1:]}
     assert rows["合计"][7:9] == ["90.00", "100.00"]
     findings = next(t for t in d.tables if t.rows[0].cells[0].text == "严重程度")
-    assert "total-mismatch" in [row.cells[1].text for row in findings.rows[1:]]
+    head = [c.text for c in findings.rows[0].cells]
+    rule = head.index("规则")
+    assert head[rule - 1] == "问题"  # the Chinese name beside the code
+    assert "total-mismatch" in [row.cells[rule].text for row in findings.rows[1:]]
+    assert "自评总分与分项合计不符" in [row.cells[rule - 1].text for row in findings.rows[1:]]
 
 
 def test_error_note_is_a_block_quote(reports):
