@@ -14,6 +14,7 @@ unit name, a figure that is not a number of its type.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -64,13 +65,13 @@ class Roster:
         return len(self.units)
 
 
-def column_keys() -> dict[str, str]:
-    """Normalised header -> field key: labels, aliases and keys of every field."""
+def column_keys(spec: Mapping[str, Field]) -> dict[str, str]:
+    """Normalised header -> field key: labels, aliases and keys of every field of the form."""
     out: dict[str, str] = {}
-    for f in fields().values():
+    for f in spec.values():
         for text in (f.label, *f.aliases):
             out.setdefault(label_key(text), f.key)
-    for key in fields():
+    for key in spec:
         out.setdefault(key.lower(), key)
     return out
 
@@ -80,11 +81,10 @@ def _column_key(header: object, known: dict[str, str]) -> str | None:
     return known.get(key) or known.get(key.lower())
 
 
-def _columns(table: Table, header_no: int, header: list[object], rows: list[tuple[int, list[object]]]
-             ) -> dict[int, str]:
+def _columns(table: Table, header_no: int, header: list[object], rows: list[tuple[int, list[object]]],
+             spec: Mapping[str, Field]) -> dict[int, str]:
     """Column index -> field key, refusing what is not understood."""
-    known = column_keys()
-    spec = fields()
+    known = column_keys(spec)
     mapped: list[tuple[int, str, str | None]] = []
     for col, text in enumerate(header):
         if text is None:
@@ -123,18 +123,19 @@ def _figure(f: Field, raw: object, where: str) -> Decimal | int | None:
     return parsed.value  # type: ignore[return-value]
 
 
-def load_roster(path: Path | str) -> Roster:
-    """Read and validate a roster; `RosterError` names the file, row and column of a problem."""
+def load_roster(path: Path | str, spec: Mapping[str, Field] | None = None) -> Roster:
+    """Read and validate a roster against the form's fields (`rubric.fields`; the built-in list when
+    None); `RosterError` names the file, row and column of a problem."""
     path = Path(path)
     table = read_table(path, "名单", RosterError)
-    spec = fields()
+    spec = spec if spec is not None else fields()
     wanted = {label_key(t) for k in ("unit_code", "unit_name") for t in (spec[k].label, *spec[k].aliases)}
     found = header_row(table, wanted | {"unit_code", "unit_name"})
     if found is None:
         raise RosterError(f"名单文件 {path} 是空的；名单须包含“单位编码”“单位名称”两列")
     header_no, header = found
     body = [(n, r) for n, r in table.rows if n > header_no and any(v is not None for v in r)]
-    cols = _columns(table, header_no, header, body)
+    cols = _columns(table, header_no, header, body, spec)
     units: list[RosterUnit] = []
     rows_of: dict[str, int] = {}
     for n, row in body:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import python_calamine
@@ -28,7 +29,7 @@ from perfxl.read.odf import merged_ranges
 from perfxl.read.package import Package, read_package
 from perfxl.read.replies import read_replies
 from perfxl.read.values import label_key
-from perfxl.spec.fields import Field, fields
+from perfxl.spec.fields import Field
 from perfxl.spec.rubric import Rubric
 
 #: trailing parenthesised units dropped from labels before matching (spec §3)
@@ -93,10 +94,10 @@ class Grid:
         return out
 
 
-def _field_keys() -> dict[str, str]:
-    """Normalised label or alias -> field key."""
+def _field_keys(spec: Mapping[str, Field]) -> dict[str, str]:
+    """Normalised label or alias -> field key, over the form's fields."""
     out: dict[str, str] = {}
-    for f in fields().values():
+    for f in spec.values():
         for text in (f.label, *f.aliases):
             out.setdefault(label_key(text), f.key)
     return out
@@ -178,7 +179,7 @@ class Reader:
 
     def locate_sheets(self) -> None:
         grids = self.book.grids
-        keys = _field_keys()
+        keys = _field_keys(self.rubric.fields)
         basic = BASIC_SHEET if BASIC_SHEET in grids else None
         if basic is None:
             counts = {n: sum(1 for k in g.labels() if k in keys) for n, g in grids.items()
@@ -211,7 +212,7 @@ class Reader:
         sheet = self.sub.basic_sheet
         grid = self.book.grids[sheet] if sheet else None
         labels = grid.labels() if grid else {}
-        for f in fields().values():
+        for f in self.rubric.fields.values():
             self.sub.fields[f.key] = self.read_field(f, grid, labels)
 
     def _label_cell(self, f: Field, grid: Grid | None, labels: dict,
@@ -355,9 +356,9 @@ class Reader:
         return self.sub
 
 
-def enough_fields(sub: Submission) -> bool:
-    """Spec §3: at least half of the required fields were found."""
-    required = [f.key for f in fields().values() if f.required]
+def enough_fields(sub: Submission, spec: Mapping[str, Field]) -> bool:
+    """Spec §3: at least half of the required fields of the form (`rubric.fields`) were found."""
+    required = [f.key for f in spec.values() if f.required]
     # a label found twice (ambiguous-label) was found: the unit must fix it, not re-template
     found = sum(1 for k in required if sub.fields.get(k) and (sub.fields[k].found or sub.fields[k].error))
     return found * 2 >= len(required)

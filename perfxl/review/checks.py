@@ -14,7 +14,6 @@ from perfxl.read import values
 from perfxl.read.values import format_money as money
 from perfxl.read.values import format_number, round_half_up
 from perfxl.review.scoring import Scored
-from perfxl.spec.fields import fields
 from perfxl.spec.rubric import Rubric
 
 TOLERANCE = Decimal("0.01")
@@ -47,8 +46,8 @@ def _usable(*fvs: FieldValue) -> bool:
     return all(fv.value is not None and not fv.error for fv in fvs)
 
 
-def _label(key: str) -> str:
-    return fields()[key].label
+def _label(ctx: Context, key: str) -> str:
+    return ctx.rubric.fields[key].label
 
 
 def template_findings(sub: Submission, rubric: Rubric) -> list[Finding]:
@@ -74,7 +73,7 @@ def template_findings(sub: Submission, rubric: Rubric) -> list[Finding]:
 
 
 def check_required(ctx: Context) -> Iterator[Finding]:
-    for f in fields().values():
+    for f in ctx.rubric.fields.values():
         fv = _fv(ctx, f.key)
         if not f.required or not fv.blank:
             continue
@@ -114,6 +113,8 @@ def check_balance(ctx: Context) -> Iterator[Finding]:
 
 
 def _parts_check(ctx: Context, total_key: str, part_keys: tuple[str, ...], exact: bool) -> Iterator[Finding]:
+    if not {total_key, *part_keys} <= ctx.rubric.fields.keys():  # a form without these fields
+        return
     total = _fv(ctx, total_key)
     parts = [_fv(ctx, k) for k in part_keys]
     filled = [p for p in parts if p.value is not None]
@@ -123,17 +124,17 @@ def _parts_check(ctx: Context, total_key: str, part_keys: tuple[str, ...], exact
     t = Decimal(total.value)  # type: ignore[arg-type]
     if (s != t) if exact else abs(s - t) > TOLERANCE:
         fmt = (lambda d: format_number(Decimal(d))) if exact else (lambda d: money(Decimal(d)))
-        terms = " + ".join(f"{_label(p.key)} {fmt(p.value or 0)}" for p in parts)
+        terms = " + ".join(f"{_label(ctx, p.key)} {fmt(p.value or 0)}" for p in parts)
         yield _finding("sum-mismatch",
-                       f"{terms} = {fmt(s)}，与「{_label(total_key)}」{fmt(t)} 不符，相差 {fmt(abs(s - t))}",
+                       f"{terms} = {fmt(s)}，与「{_label(ctx, total_key)}」{fmt(t)} 不符，相差 {fmt(abs(s - t))}",
                        total, *parts, expected=fmt(s), found=fmt(t))
 
 
 def _not_above(ctx: Context, part_key: str, total_key: str) -> Iterator[Finding]:
     part, total = _fv(ctx, part_key), _fv(ctx, total_key)
-    if _usable(part, total) and part.value > total.value + TOLERANCE:  # type: ignore[operator]
+    if {part_key, total_key} <= ctx.rubric.fields.keys() and _usable(part, total) and part.value > total.value + TOLERANCE:  # type: ignore[operator]
         yield _finding("sum-mismatch",
-                       f"「{_label(part_key)}」{money(part.value)} 大于「{_label(total_key)}」{money(total.value)}，"
+                       f"「{_label(ctx, part_key)}」{money(part.value)} 大于「{_label(ctx, total_key)}」{money(total.value)}，"
                        "分项不能超过合计", part, total)
 
 

@@ -17,6 +17,7 @@ unit (`must_send_again`) is decided here too: the terminal, the feedback and the
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import PurePosixPath
@@ -26,7 +27,7 @@ from perfxl.model import BASIC_SHEET, BatchResult, FileResult
 from perfxl.read import values
 from perfxl.read.roster import Roster, RosterUnit
 from perfxl.review.checks import YUAN_ADVICE, money
-from perfxl.spec.fields import Field, fields
+from perfxl.spec.fields import Field
 
 TOLERANCE = Decimal("0.01")
 MAGNITUDE = Decimal(10_000)
@@ -57,12 +58,13 @@ def _has_problem(result: FileResult, sheet: str, cells: tuple[str, ...]) -> bool
         f.sheet == sheet and f.cell == cells[0] and f.severity.value == "error" for f in result.findings)
 
 
-def ledger_findings(result: FileResult, unit: RosterUnit) -> list[Finding]:
-    """The roster's figures against one file's values."""
+def ledger_findings(result: FileResult, unit: RosterUnit, spec: Mapping[str, Field]) -> list[Finding]:
+    """The roster's figures against one file's values; `spec` the form's fields (rubric.fields)."""
     out: list[Finding] = []
-    spec = fields()
     for key, bureau in unit.figures.items():
-        f = spec[key]
+        f = spec.get(key)
+        if f is None:  # a figure of a field this form does not have
+            continue
         sheet, cells, where = _where(result, key, f.label)
         if _has_problem(result, sheet, cells):
             continue
@@ -137,7 +139,7 @@ def apply_roster(batch: BatchResult, roster: Roster) -> None:
         if unit is None:
             _add(result, [_unknown(result, roster)])
         else:
-            _add(result, ledger_findings(result, unit))
+            _add(result, ledger_findings(result, unit, batch.rubric.fields))
 
 
 # -- who must send again -------------------------------------------------------------------

@@ -14,7 +14,6 @@ from perfxl.findings import Finding
 from perfxl.model import Adjustment, FieldValue, IndicatorResult, Submission
 from perfxl.read import values
 from perfxl.read.values import format_money, format_number, round_half_up
-from perfxl.spec.fields import fields
 from perfxl.spec.rubric import Indicator, Rubric
 
 HUNDRED = Decimal(100)
@@ -69,7 +68,7 @@ class _Scorer:
 
     def input_state(self, ind: Indicator) -> str | None:
         """None when every input is usable; else "error", "blank" (all) or "partial"."""
-        spec = fields()
+        spec = self.rubric.fields
         inputs = [self.field(k) for k in ind.inputs]
         if any(fv.error or (fv.blank and spec[fv.key].required) for fv in inputs):
             return "error"
@@ -81,7 +80,7 @@ class _Scorer:
     def compute(self, ind: Indicator) -> IndicatorResult:
         res = IndicatorResult(ind.code)
         state = self.input_state(ind)
-        labels = {k: fields()[k].label for k in ind.inputs}
+        labels = {k: self.rubric.fields[k].label for k in ind.inputs}
         if state == "error":
             return self._cannot(res)
         if state is not None:
@@ -161,7 +160,7 @@ class _Scorer:
             res.applicable, res.reason = False, "zero-denominator"
             return res
         figures = "，".join(f"「{labels[k]}」{format_money(_num(self.field(k).value))} 万元"
-                           if fields()[k].type == "money" else
+                           if self.rubric.fields[k].type == "money" else
                            f"「{labels[k]}」{self.field(k).value}" for k in (*num_keys, *den_keys))
         code = "unbudgeted-spending" if ind.blank == "not-applicable" else "zero-denominator"
         tail = "无预算而有支出" if code == "unbudgeted-spending" else "分母为 0"

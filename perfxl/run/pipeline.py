@@ -73,7 +73,7 @@ def _evaluate(sub: Submission, options: Options, rel: str) -> FileResult:
         result.status = "unreadable"
         result.findings = [f.located(rel, result.unit_code) for f in meta_findings]
         return result
-    if (sub.basic_sheet is None and sub.score_sheet is None) or not enough_fields(sub):
+    if (sub.basic_sheet is None and sub.score_sheet is None) or not enough_fields(sub, rubric.fields):
         result.status = "unreadable"
         result.findings = [Finding("not-a-template",
                                    "未找到“基础数据表”和“评分表”，或必填项不足一半：该文件不是本次下发的"

@@ -15,7 +15,7 @@ from functools import cache
 from importlib import resources
 
 from perfxl.spec.expr import Condition, ExprError, check, parse_condition
-from perfxl.spec.fields import Field, Section, sections
+from perfxl.spec.fields import Field, Section
 from perfxl.spec.rubric import Rubric, load_rubric
 
 SEVERITIES = {"error": "错误", "warning": "警告", "info": "提示"}
@@ -167,9 +167,9 @@ def load_checks(text: str, source: str, types: Mapping[str, str]) -> tuple[tuple
 
 @cache
 def builtin_form(form_id: str) -> Form:
-    """A built-in form: its rubric, the global field list and its 校验 rows (when it has any)."""
+    """A built-in form: its rubric (with its fields: the global list) and its 校验 rows (when it has any)."""
     rubric = load_rubric(form_id)
-    secs = sections()
+    secs = rubric.sections
     checks: tuple[Check, ...] = ()
     res = resources.files("perfxl.spec").joinpath(f"{form_id}.checks.toml")
     if res.is_file():

@@ -8,12 +8,13 @@ import json
 import re
 import tomllib
 from dataclasses import dataclass
+from dataclasses import field as _field
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 
-from perfxl.spec.fields import fields
+from perfxl.spec.fields import Field, Section, sections
 
 RULE_KINDS = ("manual", "bands", "linear", "days_within", "days_late")
 VALUE_KINDS = {
@@ -52,6 +53,8 @@ class Indicator:
         """Field keys this indicator reads, in formula order."""
         if self.value is None:
             return ()
+        if self.value["kind"] == "expr":  # a §12 expression: its fields, in order of appearance
+            return tuple(self.value["fields"])
         keys: list[str] = []
         for part in VALUE_KINDS[self.value["kind"]]:
             got = self.value[part]
@@ -60,6 +63,8 @@ class Indicator:
 
     @property
     def is_rate(self) -> bool:
+        if self.value is not None and self.value["kind"] == "expr":  # days go with the day rules
+            return self.rule["kind"] not in ("days_within", "days_late")
         return self.value is not None and self.value["kind"] not in ("days_between", "days_late")
 
 
@@ -88,6 +93,13 @@ class Rubric:
     source: str
     #: descriptive, like names and criteria: not part of the hash
     notice: Notice | None = None
+    #: the form's 基础数据表 fields in template order (spec §12); the global list by default; not hashed
+    sections: tuple[Section, ...] = _field(default_factory=sections)
+
+    @cached_property
+    def fields(self) -> dict[str, Field]:
+        """The form's fields by key, in template order."""
+        return {f.key: f for s in self.sections for f in s.fields}
 
     def indicator(self, code: str) -> Indicator:
         return next(i for i in self.indicators if i.code == code)
@@ -273,8 +285,9 @@ def _notice(raw: object, source: str, text: str) -> Notice | None:
     return Notice(number=got["number"], title=title)
 
 
-def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
-    """Parse and validate rubric TOML text."""
+def parse_rubric(text: str, source: str = "<rubric>", field_sections: tuple[Section, ...] | None = None) -> Rubric:
+    """Parse and validate rubric TOML text; its formulas may name the fields of `field_sections`
+    (the global list by default)."""
     try:
         data = tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as exc:
@@ -282,7 +295,8 @@ def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
     for key in ("id", "name", "year", "deadline", "grades", "indicator"):
         if key not in data:
             raise RubricError(f"{source}：缺少 {key}")
-    known = set(fields())
+    secs = sections() if field_sections is None else field_sections
+    known = {f.key for s in secs for f in s.fields}
     indicators = [_check_indicator(raw, source, text, known) for raw in data["indicator"]]
     codes = [i.code for i in indicators]
     for code in codes:
@@ -303,7 +317,7 @@ def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
     return Rubric(
         id=data["id"], name=data["name"], year=int(data["year"]), deadline_rule=deadline,
         grades=grades, indicators=tuple(indicators), source=source,
-        notice=_notice(data.get("notice"), source, text),
+        notice=_notice(data.get("notice"), source, text), sections=secs,
     )
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from perfxl.ooxml.patch import CENTER_COLS, LINK_COL, REPLY_COL, SEVERITY_COL, W
 from perfxl.ooxml.refs import display_width, parse_a1
 from perfxl.read.values import format_number
 from perfxl.review.ledger import must_send_again
+from perfxl.spec.fields import Field
 from perfxl.spec.rubric import Rubric
 from perfxl.write.folder import OutputFolder, Writer
 from perfxl.write.printing import set_print
@@ -83,7 +85,7 @@ def build_review(result: FileResult, batch: BatchResult) -> Review:
              + (f"另有 {infos} 项提示，仅供参考，无需更正。" if infos else "")]
     since = result.since_last
     if since:
-        notes.append(f"与上次报送相比——{since_last_text(since)}。")
+        notes.append(f"与上次报送相比——{since_last_text(since, batch.rubric.fields)}。")
     review = Review(f"{batch.year}年度部门整体支出绩效自评审核意见——{name}（{code}）", lead, returned, notes,
                     header=HEADER, sheet_name=REVIEW_SHEET)
     for i, f in enumerate(sorted(result.findings, key=lambda f: SEVERITY_ORDER[f.severity]), 1):
@@ -173,17 +175,15 @@ def rebuilt_copy(review: Review, marks: dict[str, dict[str, Mark]], result: File
     wb.set_properties({"title": review.title, "author": AUTHOR, "created": dt.datetime(2000, 1, 1)})
     review_name = review.sheet_name if review.sheet_name not in names else f"{review.sheet_name}2"
     _xlsxwriter_review(wb, wb.add_worksheet(review_name), review)
-    types = _field_types(result)
+    types = _field_types(result, rubric.fields) if rubric is not None else {}  # no rubric: no sheets copied
     for grid in grids:
         _xlsxwriter_copy(wb, wb.add_worksheet(grid.name[:31]), grid, marks.get(grid.name, {}), types)
     wb.close()
     return buf.getvalue()
 
 
-def _field_types(result: FileResult) -> dict[tuple[str, str], str]:
-    from perfxl.spec.fields import fields
-
-    known = fields()
+def _field_types(result: FileResult, known: Mapping[str, Field]) -> dict[tuple[str, str], str]:
+    """(sheet, cell) -> type of each field read, over the form's fields (rubric.fields)."""
     return {(sheet, ref): known[key].type for key, (sheet, ref) in result.cells.items() if key in known}
 
 

@@ -20,7 +20,7 @@ from perfxl.model import BatchResult, FileResult, IndicatorResult, Options
 from perfxl.read.values import fold, format_number, is_empty_text, round_half_up
 from perfxl.resources import templates_dir
 from perfxl.review.scoring import show_value
-from perfxl.spec.fields import fields
+from perfxl.spec.fields import Field
 from perfxl.spec.rubric import Indicator
 from perfxl.write.folder import OutputFolder, Writer
 from perfxl.write.naming import output_stems
@@ -162,13 +162,13 @@ def _value_text(ind: Indicator, res: IndicatorResult) -> Md:
     return Md(f"{res.value}天")
 
 
-def _event(key: str) -> str:
+def _event(key: str, spec: dict[str, Field]) -> str:
     """A date field's label as the event it records: 部门预算批复日期 -> 部门预算批复."""
-    label = fields()[key].label
+    label = spec[key].label
     return label[:-2] if label.endswith("日期") else label
 
 
-def _phrase(ind: Indicator, res: IndicatorResult, f: dict[str, object]) -> Md | None:
+def _phrase(ind: Indicator, res: IndicatorResult, f: dict[str, object], spec: dict[str, Field]) -> Md | None:
     """How a unit says a day count: "自评材料于2021年6月4日报送，在规定时间内",
     "部门预算批复后第20天公开" — never "…及时性为20天"."""
     v = ind.value
@@ -179,15 +179,15 @@ def _phrase(ind: Indicator, res: IndicatorResult, f: dict[str, object]) -> Md | 
         if res.value is None or not isinstance(date, dt.date):
             return None
         # filing_date is every form's 填报日期 (spec §12): the day the materials were sent
-        said = f"自评材料于{cn_date(date)}报送" if v["date"] == "filing_date" else f"{md(fields()[v['date']].label)}为{cn_date(date)}"
+        said = f"自评材料于{cn_date(date)}报送" if v["date"] == "filing_date" else f"{md(spec[v['date']].label)}为{cn_date(date)}"
         return Md(said + (f"，逾期{res.value}天" if res.value else "，在规定时间内"))
-    first, then = _event(v["start"]), _event(v["end"])
+    first, then = _event(v["start"], spec), _event(v["end"], spec)
     common = next((n for n, (a, b) in enumerate(zip(first, then, strict=False)) if a != b), 0)
     if 0 < common < min(len(first), len(then)):  # 部门预算批复 … 部门预算公开: say the subject once
         then = then[common:]
     if res.value is None:
         if res.reason == "blank" and f.get(v["end"]) is None:
-            return Md(f"{md(fields()[v['end']].label)}未填写，视为未{md(then)}")
+            return Md(f"{md(spec[v['end']].label)}未填写，视为未{md(then)}")
         return None
     when = "当天" if res.value == 0 else f"后第{res.value}天"
     over = ind.rule.get("days")
@@ -226,12 +226,13 @@ def report_context(result: FileResult, ctx: Context) -> dict[str, object]:
         res = by_code.get(ind.code) or IndicatorResult(ind.code, applicable=None, manual=ind.manual)
         rows.append(Row(ind.code, ind.level1, ind.level2, ind.name, ind.weight, ind.criteria,
                         _state(res), _value_text(ind, res), res.self_score, res.reviewed_score,
-                        res.note, phrase=_phrase(ind, res, result.fields)))
+                        res.note, phrase=_phrase(ind, res, result.fields, ctx.rubric.fields)))
     names = [g for g, _ in ctx.rubric.level1_groups]
     effects_group = "预算使用效益" if "预算使用效益" in names else names[-1]
     groups = [{"title": _group_title(name), "effects": name == effects_group,
                "rows": [r for r in rows if r.level1 == name]} for name in names]
-    f = {key: result.fields.get(key) for key in fields()}
+    # the form's fields; one the template names that this form lacks reads as blank
+    f = _Fields({key: result.fields.get(key) for key in ctx.rubric.fields})
     filing = f["filing_date"]
     late = (filing - ctx.deadline).days if isinstance(filing, dt.date) else None
     figures = {"总编制": f["staff_quota"], "在职人数": f["staff_actual"], "离退休人数": f["retirees"]}
@@ -259,8 +260,15 @@ def report_context(result: FileResult, ctx: Context) -> dict[str, object]:
         "self_total": result.self_total, "self_grade": result.self_grade,
         "reviewed_total": result.reviewed_total, "reviewed_grade": result.reviewed_grade,
         "rescaled": result.rescaled, "errors": result.errors, "warnings": result.warnings,
-        "since_last": since_last_text(result.since_last),
+        "since_last": since_last_text(result.since_last, ctx.rubric.fields),
     }
+
+
+class _Fields(dict):
+    """Field values by key; a key the form does not have is blank (None), as an unfilled one."""
+
+    def __missing__(self, key: str) -> None:
+        return None
 
 
 def _execution_rate(f: dict[str, object]) -> Decimal | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 
@@ -48,10 +49,12 @@ def json_value(value: object) -> object:
     return str(value)
 
 
-def json_fields(result: FileResult) -> dict[str, object]:
-    """A FileResult's fields as JSON-safe values, in template order (unknown keys after)."""
-    known = [k for k in field_list() if k in result.fields]
-    extra = [k for k in result.fields if k not in field_list()]
+def json_fields(result: FileResult, order: Mapping[str, object] | None = None) -> dict[str, object]:
+    """A FileResult's fields as JSON-safe values, in the order of the form's fields `order`
+    (rubric.fields; the built-in list when None), unknown keys after."""
+    keys = order if order is not None else field_list()
+    known = [k for k in keys if k in result.fields]
+    extra = [k for k in result.fields if k not in keys]
     return {k: json_value(result.fields[k]) for k in (*known, *extra)}
 
 
@@ -95,7 +98,7 @@ def file_entry(rubric: Rubric, r: FileResult) -> dict[str, object]:
         "status": r.status,
         "unit_code": r.unit_code,
         "unit_name": r.unit_name,
-        "fields": json_fields(r),
+        "fields": json_fields(r, rubric.fields),
         "indicators": [_indicator(rubric, i) for i in r.indicators],
         "self_total": json_value(r.self_total),
         "reviewed_total": json_value(r.reviewed_total),

@@ -144,7 +144,7 @@ def in_total(r: FileResult) -> bool:
     return r.status == "reviewed"
 
 
-def _summary_row(r: FileResult) -> list[object]:
+def _summary_row(r: FileResult, batch: BatchResult) -> list[object]:
     has_fields = r.status in ("reviewed", "error", "duplicate")
     money = [r.fields.get(k) if has_fields else None for k in MONEY_KEYS]
     money = [v if isinstance(v, Decimal | int) else None for v in money]
@@ -158,7 +158,7 @@ def _summary_row(r: FileResult) -> list[object]:
             problems.append(f.title)
     returned = ("是" if r.status == "error" else "否") if r.scored else None
     return [r.unit_code, r.unit_name, r.department, r.file, r.status_label, *money, rate, *scores,
-            r.errors, r.warnings, returned, "；".join(problems) or None, since_last_text(r.since_last)]
+            r.errors, r.warnings, returned, "；".join(problems) or None, since_last_text(r.since_last, batch.rubric.fields)]
 
 
 def _write_summary_sheet(sh: _Sheet, batch: BatchResult) -> None:
@@ -169,7 +169,7 @@ def _write_summary_sheet(sh: _Sheet, batch: BatchResult) -> None:
     sums = [Decimal(0)] * len(MONEY_KEYS)
     texts: list[dict[int, str]] = []
     for n, r in enumerate(batch.files, start=1):
-        row = _summary_row(r)
+        row = _summary_row(r, batch)
         for col, value in enumerate(row):
             sh.put(n, col, value, formats.get(col))
         texts.append({col: clean_text(row[col]) for col in SUMMARY_WRAP if isinstance(row[col], str)})

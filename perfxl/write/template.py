@@ -8,6 +8,7 @@ perfxl never reads them back.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import xlsxwriter
@@ -17,7 +18,9 @@ from perfxl import FORMAT_VERSION
 from perfxl.model import BASIC_SHEET, GUIDE_SHEET, META_SHEET, SCORE_SHEET
 from perfxl.ooxml.comments import line_count
 from perfxl.read.values import format_number
-from perfxl.spec.fields import Field, sections
+from perfxl.spec.expr import parse
+from perfxl.spec.expr_excel import to_excel
+from perfxl.spec.fields import Field
 from perfxl.spec.rubric import Indicator, Rubric
 from perfxl.write.atomic import atomic_path
 from perfxl.write.printing import set_print
@@ -94,6 +97,9 @@ def _value_formula(ind: Indicator, rubric: Rubric, year: int) -> tuple[str, str]
     if kind == "days_between":
         return f'=IF({ready},"",{v["end"]}-{v["start"]})', '0"天"'
     deadline = rubric.deadline(year)
+    if kind == "expr":  # a §12 expression: the same formula, live over the defined names
+        return to_excel(parse(v["expr"]), str, deadline), "0.00%" if ind.is_rate else '0"天"'
+
     return (f'=IF({ready},"",MAX(0,{v["date"]}-DATE({deadline.year},{deadline.month},{deadline.day})))',
             '"逾期"0"天"')
 
@@ -184,7 +190,7 @@ class _Builder:
             ws.write_string(2, c, text, self.f["header"])
         ws.freeze_panes(3, 1)
         row = 3
-        for section in sections():
+        for section in self.rubric.sections:
             ws.merge_range(row, 0, row, 3, section.title, self.f["section"])
             row += 1
             for f in section.fields:
@@ -215,7 +221,7 @@ class _Builder:
         if f.type != "longtext":
             ws.write_string(row, 2, f.hint, self.f["hint"])
             check = BASIC_CHECKS.get(f.key)
-            if check:
+            if check and _names_in(check) <= self.rubric.fields.keys():  # a form without them: no #NAME?
                 ws.write_formula(row, 3, check, self.f["check"], "")
             else:
                 ws.write_blank(row, 3, None, self.f["check"])
@@ -336,6 +342,11 @@ BASIC_CHECKS = {
                       '"","✗ 财政拨款收入不应大于本年收入合计"))'),
     "satisfaction": '=IF(COUNT(satisfaction)=0,"",IF(satisfaction>1,"✗ 请按百分数填写，如 96.50%",""))',
 }
+
+
+def _names_in(formula: str) -> set[str]:
+    """The defined names (field keys: lower case) a BASIC_CHECKS formula uses."""
+    return set(re.findall(r"\b[a-z][a-z0-9_]*\b", re.sub(r'"[^"]*"', "", formula)))
 
 
 def build_template(path: Path, rubric: Rubric, year: int | None = None,

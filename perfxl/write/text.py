@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from perfxl.findings import CATALOGUE
+
+if TYPE_CHECKING:
+    from perfxl.spec.fields import Field
 
 _LINE_BREAKS = re.compile("\r\n|[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 #: bidi embeddings/overrides/isolates (they can make a name read backwards) and the BOM
@@ -25,11 +30,11 @@ def clean(value: object) -> str:
     return unicodedata.normalize("NFC", _DROPPED.sub("", text))
 
 
-def since_last_text(since: dict | None) -> str | None:
-    """One Chinese line on a resubmission: findings resolved, still open, new; inputs changed."""
+def since_last_text(since: dict | None, spec: Mapping[str, Field]) -> str | None:
+    """One Chinese line on a resubmission: findings resolved, still open, new; inputs changed
+    (named by the labels of the form's fields `spec`, i.e. rubric.fields)."""
     if not since:
         return None
-    from perfxl.spec.fields import fields
 
     parts = []
     for key, label in (("resolved", "已解决"), ("still_open", "仍存在"), ("new", "新出现")):
@@ -40,7 +45,6 @@ def since_last_text(since: dict | None) -> str | None:
             parts.append("已答复且不再出现的问题：" + "、".join(_replied(x) for x in since["replies_resolved"]))
     changed = since.get("changed_fields") or {}
     if changed:
-        spec = fields()
         items = [f"{spec[k].label if k in spec else k} {_show(old)} → {_show(new)}" for k, (old, new) in changed.items()]
         parts.append("改动的数据：" + "；".join(items))
     return "；".join(parts) if parts else "重新报送，问题与数据均无变化"
