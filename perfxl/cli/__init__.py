@@ -12,6 +12,7 @@ from perfxl import __version__
 from perfxl.cli import usage
 from perfxl.cli.closing import echo as _echo
 from perfxl.cli.closing import print_findings, print_internal_errors, print_set_aside, print_summary
+from perfxl.cli.formopt import FormOpt, load_form_option
 
 app = typer.Typer(
     name="perfxl",
@@ -24,7 +25,6 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-RubricOpt = Annotated[str, typer.Option("--rubric", metavar="编号或文件", help="指标体系：内置编号或 TOML 文件路径。")]
 # --year and --jobs are read as text and checked here, so that a bad value gets a Chinese reason and hint
 YearOpt = Annotated[str | None, typer.Option("--year", metavar="年份", help="评价年度（默认取指标体系的年度）。")]
 JobsOpt = Annotated[str | None, typer.Option("--jobs", metavar="N", help="并行读取的进程数（默认：可用的 CPU 核数）。")]
@@ -59,15 +59,13 @@ def _jobs(text: str | None) -> int | None:
     return jobs
 
 
-def _options(rubric: str, year: str | None, deadline: str | None, **kw):
+def _options(form: str, year: str | None, deadline: str | None, **kw):
+    """The batch's options; the form (`--form`, alias `--rubric`) is loaded first, so that a form with
+    errors stops the command (exit 2, every problem listed) before anything else is looked at."""
     from perfxl.model import Options
     from perfxl.read.values import parse_date, parse_year
-    from perfxl.spec.rubric import RubricError, load_rubric
 
-    try:
-        rub = load_rubric(rubric)
-    except RubricError as exc:
-        raise UsageError(str(exc), "--rubric 可填内置编号（如 gd-dept-2020）或指标体系 TOML 文件的路径") from exc
+    rub = load_form_option(form).rubric
     the_year = None
     if year is not None:
         the_year = parse_year(year).value
@@ -88,14 +86,15 @@ ADJUST_HINT = ("调整文件须为 CSV（UTF-8 或 GB18030 编码），含“单
                "每行调整一个人工评分指标")
 
 
-def _roster(path: Path | None):
-    """Load the roster before any file is read; a bad one is a usage error."""
+def _roster(path: Path | None, spec):
+    """Load the roster against the form's fields (`rubric.fields`) before any file is read; a bad
+    one is a usage error."""
     if path is None:
         return None
     from perfxl.read.roster import RosterError, load_roster
 
     try:
-        return load_roster(path)
+        return load_roster(path, spec)
     except RosterError as exc:
         raise UsageError(str(exc), ROSTER_HINT) from exc
 
@@ -117,7 +116,7 @@ def _progress(total: int):
 def template(
     out: Annotated[Path, typer.Option("-o", "--out", metavar="文件",
                                       help="输出文件（.xlsx）；与 --roster 同用时为输出文件夹。")],
-    rubric: RubricOpt = "gd-dept-2020",
+    form: FormOpt = "gd-dept-2020",
     year: YearOpt = None,
     deadline: DeadlineOpt = None,
     roster: RosterOpt = None,
@@ -126,13 +125,13 @@ def template(
     from perfxl.write.template import build_template
 
     try:
-        opts = _options(rubric, year, deadline)
+        opts = _options(form, year, deadline)
         if roster is not None:
             if out.exists() and not out.is_dir():
                 raise UsageError(f"输出位置 {out} 是已存在的文件", "使用 --roster 时 -o 应为文件夹，如 -o 预填模板")
             if out.suffix.lower() == ".xlsx":
                 raise UsageError(f"输出位置 {out} 像是文件名", "使用 --roster 时 -o 应为文件夹，如 -o 预填模板")
-        units = _roster(roster)
+        units = _roster(roster, opts.rubric.fields)
     except UsageError as err:
         raise _fail(err) from err
     if units is not None:
@@ -154,7 +153,7 @@ def template(
 @app.command(cls=usage.Command, epilog="示例：perfxl check examples/returns-2020")
 def check(
     paths: Annotated[list[Path], typer.Argument(metavar="路径", help="要检查的文件或文件夹。", show_default=False)],
-    rubric: RubricOpt = "gd-dept-2020",
+    form: FormOpt = "gd-dept-2020",
     year: YearOpt = None,
     deadline: DeadlineOpt = None,
     jobs: JobsOpt = None,
@@ -167,9 +166,9 @@ def check(
     from perfxl.run.pipeline import candidates_for, run_candidates
 
     try:
-        opts = _options(rubric, year, deadline)
+        opts = _options(form, year, deadline)
         workers = _jobs(jobs)
-        units = _roster(roster)
+        units = _roster(roster, opts.rubric.fields)
         missing = [p for p in paths if not p.exists()]
         if missing:
             raise UsageError(f"找不到 {missing[0]}", "请检查路径是否正确")
@@ -197,7 +196,7 @@ def run(
     folder: Annotated[Path, typer.Argument(metavar="文件夹", help="存放报回文件的文件夹（含子文件夹）。",
                                            show_default=False)],
     out: Annotated[Path, typer.Option("-o", "--out", metavar="文件夹", help="输出文件夹。")] = Path("output"),
-    rubric: RubricOpt = "gd-dept-2020",
+    form: FormOpt = "gd-dept-2020",
     year: YearOpt = None,
     deadline: DeadlineOpt = None,
     jobs: JobsOpt = None,
@@ -219,9 +218,9 @@ def run(
 
     rows: dict[str, str] = {}  # each adjusted unit's row, to name it when the unit exists nowhere
     try:
-        opts = _options(rubric, year, deadline)
+        opts = _options(form, year, deadline)
         workers = _jobs(jobs)
-        units = _roster(roster)
+        units = _roster(roster, opts.rubric.fields)
         if adjust is not None:
             from perfxl.review.adjust import AdjustmentError, load_adjustments
 
@@ -263,6 +262,12 @@ def run(
                        err=True)
         _echo(f"提示：{err.hint or '请换一个可写的输出文件夹（--out），或排除上述问题后重新运行'}", err=True)
         raise typer.Exit(2) from err
+    except KeyboardInterrupt as exc:  # Ctrl-C: the folder was left without results.json, say so
+        if bar is not None:
+            bar.stop()
+        print_set_aside(getattr(exc, "set_aside", []), out)
+        _echo(f"已中断：输出文件夹 {out} 不完整（没有 results.json），重新运行即可恢复全部输出。", err=True)
+        raise typer.Exit(130) from exc
     except Exception as exc:  # our bug: the folder was left without results.json, say so
         if bar is not None:
             bar.stop()
