@@ -250,16 +250,15 @@ def test_hostile_expressions_are_problems_never_executed(exported, tmp_path):
     assert any(line.startswith("校验!C2：") and "不认识的函数“eval”" in line for line in found)
 
 
-def test_an_expression_the_scorer_cannot_run_yet_is_a_warning(exported, tmp_path):
+def test_an_expression_and_a_proportional_rule_read_without_a_warning(exported, tmp_path):
+    """The scorer runs both (spec §12), so the form reader no longer warns about them."""
     g = grids(exported)
     ind = g["指标"]
     ind[row_of(ind, "D1")][6] = "MIN(key_tasks_done, key_tasks_planned)/key_tasks_planned"
     ind[row_of(ind, "B5")][7:9] = ["比例", "目标=95%"]
     form, problems = read_form(save(g, tmp_path / "expr.xlsx"))
     assert errors(problems) == []
-    warnings = [str(p) for p in problems if p.severity == "warning"]
-    assert any(w.startswith(f"指标!G{row_of(ind, 'D1') + 1}：") and "暂时不能评分" in w for w in warnings)
-    assert any(w.startswith(f"指标!H{row_of(ind, 'B5') + 1}：") and "暂时不能评分" in w for w in warnings)
+    assert not [p for p in problems if p.severity == "warning" and p.sheet == "指标"]
     d1 = form.rubric.indicator("D1")
     assert d1.value == {"kind": "expr", "expr": "MIN(key_tasks_done,key_tasks_planned)/key_tasks_planned",
                         "fields": ["key_tasks_done", "key_tasks_planned"]}
@@ -454,7 +453,7 @@ def test_a_bureau_writes_its_own_form_from_scratch(tmp_path):
     }
     form, problems = read_form(save(sheets, tmp_path / "达州.xlsx"))
     assert errors(problems) == []
-    assert {p.cell for p in problems if p.severity == "warning"} == {"H3", "I4"}  # 比例 and ≥ bands: not scored yet
+    assert [p for p in problems if p.severity == "warning"] == []  # 比例 and ≥ bands are scored
     r = form.rubric
     assert (r.id, r.year, r.deadline(2021), [g.label for g in r.grades]) == ("dz-dept-2021", 2021, dt.date(2022, 5, 31),
                                                                              ["优", "良", "中", "差"])

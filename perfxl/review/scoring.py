@@ -9,15 +9,19 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 
 from perfxl.findings import Finding
 from perfxl.model import Adjustment, FieldValue, IndicatorResult, Submission
 from perfxl.read import values
 from perfxl.read.values import format_money, format_number, round_half_up
+from perfxl.spec.expr import parse
+from perfxl.spec.expr_eval import evaluate
 from perfxl.spec.rubric import Indicator, Rubric
 
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
+_parsed = lru_cache(maxsize=256)(parse)  # an indicator's expression, parsed once per process
 
 
 @dataclass
@@ -92,15 +96,21 @@ class _Scorer:
                          "已剔除该指标并折算为百分制", *blank)
                 res.applicable, res.reason = False, "blank"
                 return res
-            if ind.blank == "zero":
+            # 零分: the built-in's C1 scores 0 when only its published date is blank (spec §4.1, 未公开);
+            # a form's expression does so only when all are blank, else missing-value (spec §12)
+            if ind.blank == "zero" and (state == "blank" or ind.value["kind"] != "expr"):  # type: ignore[index]
                 res.reason = "blank"
                 res.reviewed_score = ZERO
                 return res
+            filled = [labels[k] for k in ind.inputs if not self.field(k).blank]
             for fv in blank:
-                filled = [labels[k] for k in ind.inputs if not self.field(k).blank]
-                self.add("missing-value",
-                         f"{_where(fv, labels[fv.key])} 未填写，而同一指标 {ind.code}「{ind.name}」的"
-                         f"{'、'.join(filled) or '其他数据'}已填写，请补填", fv)
+                if filled:
+                    self.add("missing-value",
+                             f"{_where(fv, labels[fv.key])} 未填写，而同一指标 {ind.code}「{ind.name}」的"
+                             f"{'、'.join(filled)}已填写，请补填", fv)
+                else:  # 空白时 报错 and nothing filled (a form's optional fields)
+                    self.add("missing-value", f"{_where(fv, labels[fv.key])} 未填写，指标 {ind.code}「{ind.name}」"
+                             "无法计算，请补填", fv)
             return self._cannot(res)
         return self._evaluate(ind, res, labels)
 
@@ -110,6 +120,8 @@ class _Scorer:
 
     def _evaluate(self, ind: Indicator, res: IndicatorResult, labels: dict[str, str]) -> IndicatorResult:
         v, kind = ind.value, ind.value["kind"]  # type: ignore[index]
+        if kind == "expr":
+            return self._expression(ind, res, labels)
         get = lambda k: self.field(k).value  # noqa: E731
         if kind == "days_between":
             start, end = get(v["start"]), get(v["end"])
@@ -150,9 +162,29 @@ class _Scorer:
         res.reviewed_score = self._apply(ind, rate)
         return res
 
+    def _expression(self, ind: Indicator, res: IndicatorResult, labels: dict[str, str]) -> IndicatorResult:
+        """A §12 expression (every input filled): DAYS < 0 is date-order, 0/0 counts as blank, n/0 scores 0."""
+        got = evaluate(_parsed(ind.value["expr"]), {k: self.field(k).value for k in ind.inputs},  # type: ignore[index]
+                       self.deadline)
+        if got.negative_days:
+            for start, end, _ in got.negative_days:
+                s, e = self.field(start), self.field(end)
+                self.add("date-order",
+                         f"{_where(e, labels[end])}为 {e.value.isoformat()}，早于{_where(s, labels[start])}"  # type: ignore[attr-defined]
+                         f" {s.value.isoformat()}，指标 {ind.code}「{ind.name}」无法计算，请核对日期", e, s)  # type: ignore[attr-defined]
+            return self._cannot(res)
+        if got.status in ("zero-over-zero", "zero-denominator"):
+            return self._zero_denominator(ind, res, _num(got.numerator), list(ind.inputs), [], labels)
+        res.value = got.value  # type: ignore[assignment]
+        res.reviewed_score = self._apply(ind, _num(got.value))
+        return res
+
     def _zero_denominator(self, ind: Indicator, res: IndicatorResult, num: Decimal,
                           num_keys: list[str], den_keys: list[str], labels: dict[str, str]) -> IndicatorResult:
         cells = [self.field(k) for k in (*num_keys, *den_keys)]
+        if num == 0 and ind.blank == "zero":  # 0/0 counts as blank (spec §12): 零分, no finding
+            res.reason, res.reviewed_score = "blank", ZERO
+            return res
         if num == 0 and ind.blank == "not-applicable":
             self.add("not-applicable",
                      f"指标 {ind.code}「{ind.name}」的数据均为 0，按不适用处理，已剔除该指标并折算为百分制",
@@ -162,7 +194,9 @@ class _Scorer:
         figures = "，".join(f"「{labels[k]}」{format_money(_num(self.field(k).value))} 万元"
                            if self.rubric.fields[k].type == "money" else
                            f"「{labels[k]}」{self.field(k).value}" for k in (*num_keys, *den_keys))
-        code = "unbudgeted-spending" if ind.blank == "not-applicable" else "zero-denominator"
+        # the built-in's ratios call n/0 under 不适用 unbudgeted-spending; a form names its code with 除零
+        code = ind.rule.get("zero_division") or (
+            "unbudgeted-spending" if ind.blank == "not-applicable" and ind.value["kind"] != "expr" else "zero-denominator")  # type: ignore[index]
         tail = "无预算而有支出" if code == "unbudgeted-spending" else "分母为 0"
         self.add(code, f"指标 {ind.code}「{ind.name}」：{figures}，{tail}，本项得 0 分",
                  *cells)
@@ -172,11 +206,18 @@ class _Scorer:
 
     def _apply(self, ind: Indicator, rate: Decimal) -> Decimal:
         rule, weight = ind.rule, ind.weight
-        if rule["kind"] == "bands":
+        if rule["kind"] == "bands":  # first match wins; ≤ bands, or ≥ bands (`compare`)
+            above = rule.get("compare") == ">="
             for bound, points in rule["bands"]:
-                if rate <= _num(bound):
+                if (rate >= _num(bound)) if above else (rate <= _num(bound)):
                     return _num(points)
             return _num(rule.get("otherwise", 0))
+        if rule["kind"] == "proportional":  # 分值 × min(value / 目标, 1), never below 0
+            return max(ZERO, weight * min(rate / _num(rule["target"]), Decimal(1)))
+        if rule["kind"] == "days_within":  # an expression's day count (spec §12: inclusive)
+            return weight if rate <= _num(rule["days"]) else ZERO
+        if rule["kind"] == "days_late":
+            return max(ZERO, weight - _num(rule["per_day"]) * rate)
         # linear: points on the wrong side of the target, continuous (spec §4.2)
         target = _num(rule["target"])
         gap = target - rate if rule["side"] == "below" else rate - target

@@ -15,7 +15,6 @@ from decimal import Decimal
 from itertools import pairwise
 
 from perfxl.spec.expr import TYPE_NAMES, Binary, Call, Expr, Field, Group
-from perfxl.spec.form import CHECK_CODE
 from perfxl.spec.rubric import RULE_VALUES, Grade, Indicator
 
 TYPE_CN = dict(TYPE_NAMES)
@@ -26,8 +25,8 @@ CN_RULE = {cn: en for en, cn in RULE_CN.items()}
 BLANK_CN = {"not-applicable": "不适用", "zero": "零分", "error": "报错"}
 CN_BLANK = {cn: en for en, cn in BLANK_CN.items()}
 SIDE_CN = {"below": "低于", "above": "高于"}
-#: rules this version of the scorer cannot run yet; a form using them is read with a warning
-NOT_SCORED_RULES = ("proportional",)
+#: the finding codes 除零 may name: what a positive number over 0 is called (spec §12)
+ZERO_DIVISION_CODES = {"zero-denominator": "比率分母为零", "unbudgeted-spending": "无预算而有支出"}
 #: which value kinds each rule can take; an `expr` goes with every computed rule
 RULES_FOR = {**{k: (*v, "expr") for k, v in RULE_VALUES.items()}, "proportional": ("ratio", "deviation", "change", "field", "expr")}
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)%?\Z")
@@ -209,8 +208,8 @@ def parse_params(kind: str, text: str, weight: Decimal | None) -> tuple[dict, li
     missing = [name for key, name in canon.items() if key not in rule]
     if missing:
         problems.append(("error", f"{RULE_CN[kind]}缺少参数“{'”“'.join(missing)}”，完整写法如 {example(kind)}"))
-    if "zero_division" in rule:
-        problems.append(("warning", "本版本评分时尚不使用“除零”参数：分母为 0 时仍按空白时的规定处理"))
+    if kind == "proportional" and isinstance(rule.get("target"), int | Decimal) and rule["target"] <= 0:
+        problems.append(("error", f"比例的目标“{format_number(rule['target'], True)}”应大于 0，如 目标=100%"))
     return rule, problems
 
 
@@ -221,8 +220,9 @@ def _param_value(key: str, raw: str, problems: list[tuple[str, str]]) -> object:
             problems.append(("error", f"方向“{raw}”不认识，可用：低于（低于目标扣分）、高于（高于目标扣分）"))
         return side
     if key == "zero_division":
-        if not CHECK_CODE.match(raw):
-            problems.append(("error", f"除零“{raw}”应为问题代码，如 除零=unbudgeted-spending"))
+        if raw not in ZERO_DIVISION_CODES:
+            known = "、".join(f"{code}（{name}）" for code, name in ZERO_DIVISION_CODES.items())
+            problems.append(("error", f"除零“{raw}”不认识，可用：{known}，如 除零=unbudgeted-spending"))
         return raw
     try:
         number = _points(raw[:-1] if key == "days" and raw.endswith("天") else raw)
@@ -299,7 +299,6 @@ def _bands(items: list[str], weight: Decimal | None, rule: dict, problems: list)
     rule["bands"] = bands
     if signs == {"≥"}:
         rule["compare"] = ">="
-        problems.append(("warning", "本版本评分尚不支持 ≥ 分档：此指标暂时不能评分，请改用 ≤ 分档或等待新版本"))
     return rule, problems
 
 

@@ -31,7 +31,6 @@ from perfxl.spec.formbook_params import (
     CN_BLANK,
     CN_RULE,
     CN_TYPE,
-    NOT_SCORED_RULES,
     RULE_CN,
     RULES_FOR,
     TYPE_CN,
@@ -191,8 +190,6 @@ class _Reader:
             for severity, message in found:
                 self.add(at("参数"), message, severity)
             ok = ok and not any(s == "error" for s, _ in found)
-            if kind in NOT_SCORED_RULES:
-                self.add(at("评分方式"), f"本版本评分尚不支持“{RULE_CN[kind]}”：此表单可以检查和导出，但该指标暂时不能评分", "warning")
             value, blank = self._value(values, at, kind, types)
             ok = ok and (kind == "manual" or value is not None) and blank is not None
             criteria = text_of(values.get("评分标准"))
@@ -232,9 +229,6 @@ class _Reader:
             need = {"days_within": "DAYS(开始日期, 结束日期)", "days_late": "DAYS_LATE(日期)"}.get(kind, "一个比率，如 a/b")
             self.add(at("指标值"), f"{RULE_CN[kind]}评分的指标值应为 {need}")
             return None, blank
-        if value["kind"] == "expr":
-            self.add(at("指标值"), f"指标值“{text}”不是本版本评分能计算的写法（a/b、(a+b)/(c+d)、ABS(a-b)/b、(a-b)/b、"
-                     "DAYS(a, b)、DAYS_LATE(a) 或单个字段）：表单可以检查和导出，但该指标暂时不能评分", "warning")
         return value, blank
 
     def _formula(self, text: str, at, types: dict[str, str] | None) -> Expr | None:
