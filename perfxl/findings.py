@@ -27,7 +27,10 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "file-unreadable": (E, "文件无法读取"),
     "file-encrypted": (E, "文件设有密码"),
     "file-unsafe": (E, "文件超出安全限制"),
-    "internal-error": (E, "perfxl 内部错误"),  # perfxl failed, not the file: status unreadable, exit 3
+    "internal-error": (E, "perfxl 内部错误"),
+    # this machine could not open the file (no permission, held by another program): the
+    # operator's environment, not the unit's file — never sent back
+    "file-inaccessible": (E, "本机无法打开文件"),  # perfxl failed, not the file: status unreadable, exit 3
     "not-a-template": (E, "不是本次下发的模板"),
     "template-mismatch": (E, "模板版本或指标体系不符"),
     "meta-missing": (W, "缺少模板标识"),

@@ -25,7 +25,10 @@ STATUS_LABELS = {
 #: 汇总's 状态 in display order: the terminal, the summary and the overview page list them so
 STATUS_ORDER = ("已审核", "有错误", "无法读取", "模板不符", "重复已忽略", "已忽略")
 MISMATCH_CODES = frozenset({"not-a-template", "template-mismatch"})
-UNREADABLE_CODES = frozenset({"file-unreadable", "file-encrypted", "file-unsafe", "internal-error"}) | MISMATCH_CODES
+UNREADABLE_CODES = frozenset({"file-unreadable", "file-encrypted", "file-unsafe", "internal-error",
+                              "file-inaccessible"}) | MISMATCH_CODES
+#: unreadable for a reason of perfxl's or of this machine, not of the file: nothing goes back to the unit
+NOT_THE_UNITS = frozenset({"internal-error", "file-inaccessible"})
 
 
 MIB = 1024 * 1024
@@ -214,6 +217,8 @@ class BatchResult:
     notes: list[str] = field(default_factory=list)
     #: (relative path, where it now is) for each file of the output folder moved to 保留/
     set_aside: list[tuple[str, str]] = field(default_factory=list)
+    #: outputs of an earlier run (unchanged since) that this run no longer makes, so removed
+    removed: list[str] = field(default_factory=list)
 
     @property
     def all_findings(self) -> list[Finding]:

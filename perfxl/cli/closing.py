@@ -125,6 +125,7 @@ def print_summary(batch, out: Path, roster=None) -> None:
     for note in batch.notes:
         say(f"警告：{note}")
     print_set_aside(batch.set_aside, out)
+    print_removed(batch.removed)
     say(f"输出文件夹：{out}")
     reports = out / "reports"
     for label, path, pattern in (("汇总表", out / "summary.xlsx", ""), ("单位报告", reports, "*.md"),
@@ -153,3 +154,14 @@ def print_set_aside(moved: list[tuple[str, str]], out: Path) -> None:
         echo(f"以下 {len(moved)} 个文件不是 perfxl 写的，或写出后被改动过，已移到 {out / KEEP}（未删除任何文件）：")
         for original, kept in moved:
             echo(f"  {original} → {kept}")
+
+
+def print_removed(removed: list[str], shown: int = 10) -> None:
+    """Earlier outputs this run no longer makes (a unit gone from the folder, Word reports of a run
+    with --docx): perfxl's own and unchanged, so removed — but never without a word."""
+    if removed:
+        echo(f"上次运行写出、本次不再生成的 {len(removed)} 个文件已删除（均为 perfxl 写出且未被改动过）：")
+        for rel in removed[:shown]:
+            echo(f"  {rel}")
+        if len(removed) > shown:
+            echo(f"  ……等 {len(removed)} 个")

@@ -23,7 +23,7 @@ from decimal import Decimal
 from pathlib import PurePosixPath
 
 from perfxl.findings import SEVERITY_ORDER, Finding
-from perfxl.model import BASIC_SHEET, BatchResult, FileResult
+from perfxl.model import BASIC_SHEET, NOT_THE_UNITS, BatchResult, FileResult
 from perfxl.read import values
 from perfxl.read.roster import Roster, RosterUnit
 from perfxl.review.checks import YUAN_ADVICE, money
@@ -151,7 +151,7 @@ def must_send_again(result: FileResult) -> bool:
     so it is listed apart and never returned to the unit."""
     if result.status == "error":
         return True
-    return result.status == "unreadable" and not any(f.code == "internal-error" for f in result.findings)
+    return result.status == "unreadable" and not any(f.code in NOT_THE_UNITS for f in result.findings)
 
 
 def return_reasons(result: FileResult) -> list[Finding]:

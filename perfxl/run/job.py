@@ -92,6 +92,7 @@ def run_job(candidates: list[Candidate], options: Options, input_dir: Path, out_
     finally:
         folder.release()
     batch.set_aside = list(folder.set_aside)
+    batch.removed = list(folder.removed)
     return batch
 
 
@@ -125,5 +126,5 @@ def write_all(batch: BatchResult, input_dir: Path, out: Path | OutputFolder, sta
         cancel(summary)  # nothing may be written after the run has failed
         raise
     finish(summary, write_summary, batch, writer)
-    folder.collect()
+    folder.prune()  # earlier outputs no longer made go before results.json says the run finished
     write_results(batch, folder, text=results)

@@ -18,6 +18,7 @@ from perfxl.review.checks import Context, run_checks, template_findings
 from perfxl.review.scoring import score
 from perfxl.run.state import State, cache_key, options_fingerprint
 from perfxl.run.worker import internal_error
+from perfxl.write.errors import describe as describe_os
 
 
 def _sorted(findings: Iterable[Finding]) -> list[Finding]:
@@ -126,9 +127,9 @@ def process_file(path: Path, rel: str, options: Options) -> FileResult:
     """Read one file (read-only) and evaluate it."""
     try:
         data = path.read_bytes()
-    except OSError as exc:
-        return _unreadable(rel, "file-unreadable", f"无法打开文件（{exc.strerror or exc}），"
-                           "请确认文件没有被其他程序占用")
+    except OSError as exc:  # this machine's doing (permissions, a program holding it), not the unit's
+        return _unreadable(rel, "file-inaccessible", f"本机无法打开这个文件（{describe_os(exc)}），这不是单位文件的问题，"
+                           "无须退回单位；请检查文件的访问权限、关闭正在使用它的程序后重新运行")
     return process_bytes(data, rel, options)
 
 

@@ -157,7 +157,9 @@ class State:
         except FileNotFoundError:
             return
         except OSError as exc:
-            self._set_aside(f"无法读取（{exc.strerror or exc}）")
+            from perfxl.write.errors import describe
+
+            self._set_aside(f"无法读取（{describe(exc)}）")
             return
         lines = data.split(b"\n")
         if lines[0].rstrip(b"\r").decode("utf-8-sig", "replace") != HEADER:  # Notepad adds a BOM

@@ -31,23 +31,25 @@ def describe(exc: OSError) -> str:
         errno.EROFS: "所在磁盘为只读，无法写入",
         errno.ENOTDIR: "路径中的某一级是文件而不是文件夹",
         errno.EISDIR: "此处是文件夹，不是文件",
-        errno.EACCES: "没有写入权限",
-        errno.EPERM: "没有写入权限",
+        errno.EACCES: "没有访问权限",
+        errno.EPERM: "没有访问权限",
         errno.EEXIST: "此处已有同名的文件或文件夹",
         errno.ENOENT: "路径不存在",
         errno.ENAMETOOLONG: "路径过长",
         errno.EBUSY: "文件正被其他程序使用",
         errno.EIO: "磁盘读写出错",
+        errno.ELOOP: "这是一个链接，perfxl 不通过链接写入",
     }
     return causes.get(exc.errno or 0, f"无法写入（{exc.strerror or type(exc).__name__}）")
 
 
 @contextlib.contextmanager
-def environment(path: Path | str) -> Iterator[None]:
-    """Turn an OSError in the block into an OutputFolderError naming `path` (or the error's own file)."""
+def environment(path: Path | str, exact: bool = False) -> Iterator[None]:
+    """Turn an OSError in the block into an OutputFolderError naming `path` (or, unless `exact`,
+    the error's own file: a temporary file's name means nothing to a clerk)."""
     try:
         yield
     except OutputFolderError:
         raise
     except OSError as exc:
-        raise OutputFolderError(str(exc.filename or path), describe(exc)) from exc
+        raise OutputFolderError(str(path if exact else exc.filename or path), describe(exc)) from exc

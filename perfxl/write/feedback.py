@@ -418,7 +418,7 @@ def write_feedback(batch: BatchResult, input_dir: Path, out: Path | OutputFolder
     for result, unique in _stems(batch):
         rel = f"feedback/{unique}.xlsx"
         dest = folder.path(rel)
-        if dest.resolve().parent != feedback.resolve():
+        if dest.parent.resolve() != feedback.resolve() or dest.name != f"{unique}.xlsx":  # not the link it may be
             raise ValueError(f"feedback name {unique!r} escapes {feedback}")
         paths.append(dest)
         prefill = prefill_for(result, roster, batch.year) if result.status == "unreadable" else None
@@ -435,6 +435,9 @@ def write_feedback(batch: BatchResult, input_dir: Path, out: Path | OutputFolder
 
     context = BatchResult(batch.rubric, batch.year, batch.deadline)  # what a file's feedback needs
     failures = parallel_map(_work, tasks, jobs, MIN_PER_PROCESS, initializer=_init_worker, initargs=(context, writer))
+    for (_, _, rel, _), failure in zip(tasks, failures, strict=True):
+        if failure:
+            folder.unkeyed(rel)  # a copy made after a failure is made (and reported) again next run
     folder.collect()
     for (result, _, rel, _), failure in zip(tasks, failures, strict=True):
         if failure:

@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -37,12 +38,26 @@ META = ".perfxl"
 KEEP = "保留"
 MANIFEST = "manifest"
 MANIFEST_HEADER = "perfxl-manifest 1"
+#: what a folder holds (one manifest serves one command: a run's outputs are no pre-filled copies)
+PURPOSES = {"run": "复核结果（perfxl run 的输出）", "prefill": "预填模板（perfxl template --roster 的输出）"}
 #: files an operating system drops into any folder it shows; they do not make a folder "used"
 SYSTEM_LITTER = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
 
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 _JOURNAL_LOCK = threading.Lock()  # threads of one process (the Word conversions) share its journal
+
+
+_FORBIDDEN_PARTS = frozenset({"", ".", ".."})
+
+
+def safe_rel(rel: object) -> bool:
+    """A path perfxl may own: relative, POSIX, inside the folder, outside .perfxl/ and 保留/.
+    The manifest and the journals are files in the folder, so they are never trusted further."""
+    if not isinstance(rel, str) or "\\" in rel or ":" in rel or "\0" in rel:
+        return False
+    parts = rel.split("/")
+    return not (set(parts) & _FORBIDDEN_PARTS) and parts[0] not in (META, KEEP)
 
 
 def _same_content(new: Path, old: Path) -> bool:
@@ -82,7 +97,7 @@ class Writer:
         `journal=False` for perfxl's own files in .perfxl/, which the manifest does not list."""
         dest = self.root.joinpath(*rel.split("/"))
         journal = journal and self.managed
-        with environment(dest):
+        with environment(dest, exact=True):
             dest.parent.mkdir(parents=True, exist_ok=True)
             tmp_dir = self.root / META / "tmp" if self.managed else dest.parent
             tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -91,7 +106,7 @@ class Writer:
             tmp = Path(name)
             os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs are ordinary files
         try:
-            with environment(dest):
+            with environment(dest, exact=True):
                 try:
                     yield tmp
                 except Exception as exc:  # a writer's own wrapper (xlsxwriter's FileCreateError) around a full disk
@@ -141,9 +156,12 @@ class OutputFolder:
 
     root: Path
     managed: bool = True
+    purpose: str = "run"
     entries: dict[str, Entry] = field(default_factory=dict)
     #: (original relative path, where it was moved) for each file set aside this run
     set_aside: list[tuple[str, str]] = field(default_factory=list)
+    #: outputs of an earlier run, unchanged since, that this run no longer makes and removed
+    removed: list[str] = field(default_factory=list)
     #: relative paths written or kept this run, with the key each was made from
     _current: dict[str, str] = field(default_factory=dict)
     _lock: object = None
@@ -156,11 +174,15 @@ class OutputFolder:
         return cls(Path(root), managed=False)
 
     @classmethod
-    def open(cls, root: Path) -> OutputFolder:
-        """Check that `root` may be used (missing, empty, or a perfxl output folder), lock it,
-        fold the journals of an interrupted run into the manifest and remove its temporary files."""
+    def open(cls, root: Path, purpose: str = "run") -> OutputFolder:
+        """Check that `root` may be used (missing, empty, or a perfxl output folder of the same
+        `purpose`), lock it, fold the journals of an interrupted run into the manifest and remove
+        its temporary files."""
         root = Path(root)
         with environment(root):
+            if (root / META).is_symlink():
+                raise OutputFolderError(str(root / META), "这是一个链接，不是 perfxl 自己的记录文件夹",
+                                        "请删除该链接，或用 --out 另选一个空文件夹")
             if root.exists() and not root.is_dir():
                 raise OutputFolderError(str(root), "这是一个文件，不是文件夹", "请用 --out 指定一个文件夹，如 --out output")
             if root.is_dir() and not (root / META).is_dir():
@@ -172,7 +194,7 @@ class OutputFolder:
             if not (root / META).is_dir():
                 (root / META).mkdir(parents=True)
                 _hide(root / META)
-        folder = cls(root)
+        folder = cls(root, purpose=purpose)
         folder._lock = FolderLock.acquire(root / META / "lock")  # refuses a second holder, in this process too
         try:
             with environment(root / META):
@@ -190,12 +212,18 @@ class OutputFolder:
         except FileNotFoundError:
             return {}
         entries: dict[str, Entry] = {}
-        if not lines or lines[0].strip() != MANIFEST_HEADER:
+        head = lines[0].strip() if lines else ""
+        if not head.startswith(MANIFEST_HEADER):
             return entries  # not ours to read: every output then counts as someone's and is set aside
+        purpose = head[len(MANIFEST_HEADER):].strip()
+        if purpose and purpose != self.purpose:
+            held, wanted = PURPOSES.get(purpose, purpose), PURPOSES[self.purpose]
+            raise OutputFolderError(str(self.root), f"这个文件夹存放的是{held}，不能再用来存放{wanted}", "请为它另选一个空文件夹")
         for line in lines[1:]:
             with contextlib.suppress(ValueError, TypeError):
                 rel, size, sha, key = json.loads(line)
-                entries[str(rel)] = Entry(int(size), str(sha), str(key))
+                if safe_rel(rel):  # an entry naming ../ or an absolute path is not ours, whatever it says
+                    entries[rel] = Entry(int(size), str(sha), str(key))
         return entries
 
     def _recover(self) -> None:
@@ -215,7 +243,9 @@ class OutputFolder:
             for line in journal.read_text("utf-8", errors="replace").splitlines():
                 with contextlib.suppress(ValueError, TypeError):
                     item = json.loads(line)
-                    rel, size, sha = str(item[0]), int(item[1]), str(item[2])
+                    rel, size, sha = item[0], int(item[1]), str(item[2])
+                    if not safe_rel(rel):
+                        continue
                     (done if len(item) > 3 else intended)[rel] = (size, sha)
                     if len(item) == 3:
                         done.pop(rel, None)  # a later write of the same path starts over
@@ -231,7 +261,7 @@ class OutputFolder:
             journal.unlink()
 
     def _write_manifest(self, entries: dict[str, Entry]) -> None:
-        lines = [MANIFEST_HEADER] + [json.dumps([rel, e.size, e.sha256, e.key], ensure_ascii=False)
+        lines = [f"{MANIFEST_HEADER} {self.purpose}"] + [json.dumps([rel, e.size, e.sha256, e.key], ensure_ascii=False)
                                      for rel, e in sorted(entries.items())]
         self.writer().write_text(f"{META}/{MANIFEST}", "\n".join(lines) + "\n", journal=False)
 
@@ -258,11 +288,16 @@ class OutputFolder:
         if entry is None:
             return False
         try:
-            st = self.path(rel).stat()
+            st = self.path(rel).lstat()
         except OSError:
             return False
+        if not stat.S_ISREG(st.st_mode):  # a link or a folder someone put there is theirs
+            return False
         # by content, never by time: an edit that keeps size and time (a copy with -p) is still an edit
-        return st.st_size == entry.size and file_sha256(self.path(rel)) == entry.sha256
+        try:
+            return st.st_size == entry.size and file_sha256(self.path(rel)) == entry.sha256
+        except OSError:
+            return False
 
     def fresh(self, rel: str, key: str) -> bool:
         """True when `rel` was made from `key` and is unchanged: it is kept as it is."""
@@ -282,12 +317,24 @@ class OutputFolder:
             self._clear(rel)
         return rel
 
+    def unkeyed(self, rel: str) -> None:
+        """`rel`, written this run, is recorded without its key: never fresh, so made again next run."""
+        if rel in self._current:
+            self._current[rel] = ""
+
     def _clear(self, rel: str) -> None:
+        if not safe_rel(rel):
+            raise ValueError(f"output path {rel!r} is not inside the output folder")
         path = self.path(rel)
         with environment(path):
+            parts = rel.split("/")
+            for n in range(1, len(parts)):  # a linked folder would send perfxl's files elsewhere
+                folder = "/".join(parts[:n])
+                if self.path(folder).is_symlink():
+                    self.set_aside.append((folder, self._move_aside(folder)))
             if not (path.exists() or path.is_symlink()):
                 return
-            if path.is_dir() and not path.is_symlink():
+            if path.is_dir() and not path.is_symlink():  # not moved: a folder may hold anything
                 raise OutputFolderError(str(path), "此处是文件夹，perfxl 要在这里写入一个文件",
                                         "请把该文件夹移走或改名后重新运行")
             if not self.ours(rel):
@@ -307,6 +354,11 @@ class OutputFolder:
             if not (dest.exists() or dest.is_symlink()):
                 break
             n += 1
+        parts = kept.split("/")
+        for n in range(1, len(parts)):  # 保留/ must stay inside the folder too
+            if self.path("/".join(parts[:n])).is_symlink():
+                raise OutputFolderError(str(self.path("/".join(parts[:n]))), "这是一个链接，perfxl 不会把文件移到链接指向的地方",
+                                        "请删除该链接后重新运行")
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.replace(self.path(rel), dest)
         return kept
@@ -317,6 +369,7 @@ class OutputFolder:
         with environment(path):
             if self.ours(rel):
                 path.unlink()
+                self.removed.append(rel)
             elif (path.exists() or path.is_symlink()) and not path.is_dir():
                 self.set_aside.append((rel, self._move_aside(rel)))
         self.entries.pop(rel, None)
@@ -331,24 +384,36 @@ class OutputFolder:
         with environment(self.root / META / "journal"):
             self._fold_journals()
 
-    def finish(self) -> None:
-        """A successful run: outputs of earlier runs that this one did not write go (or are set
-        aside when someone changed them); the manifest lists exactly what is there."""
+    def prune(self) -> None:
+        """Outputs of earlier runs that this one does not write go (or are set aside when someone
+        changed them). Before results.json, so that a failure here leaves none."""
         if not self.managed:
             return
         self.collect()
         for rel in sorted(set(self.entries) - set(self._current)):
             self.remove(rel)
+
+    def finish(self) -> None:
+        """A successful run: the manifest lists exactly what is there; no temporary file stays."""
+        if not self.managed:
+            return
+        self.prune()
         with environment(self.root / META):
             self._write_manifest(self.entries)
             shutil.rmtree(self.root / META / "tmp", ignore_errors=True)
 
     def abort(self) -> None:
-        """A failed run: keep what was written on record, leave no temporary file behind."""
+        """A failed run: keep what was written on record, leave no temporary file behind, and no
+        results.json (its presence says a run finished)."""
         if not self.managed:
             return
         with contextlib.suppress(OSError, OutputFolderError, ValueError):
             self.collect()
+        with contextlib.suppress(OSError, OutputFolderError, ValueError):
+            if self.ours("results.json"):
+                self.path("results.json").unlink()
+                self.entries.pop("results.json", None)
+                self._write_manifest(self.entries)
         shutil.rmtree(self.root / META / "tmp", ignore_errors=True)
 
     def release(self) -> None:

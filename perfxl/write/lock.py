@@ -40,7 +40,9 @@ class FolderLock:
             if ident in cls._held:
                 raise OutputFolderError(str(path.parent.parent), f"这个输出文件夹正被本进程的另一次运行使用（进程 {os.getpid()}）",
                                         "请等它运行结束后再运行，或用 --out 另选输出文件夹")
-            fh = open(path, "a+b")  # noqa: SIM115  (held open for the whole run)
+            # never through a link: opening one would truncate whatever file it points at
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0), 0o644)
+            fh = os.fdopen(fd, "r+b")
         try:
             locked = cls._try_lock(fh)
         except OSError as exc:

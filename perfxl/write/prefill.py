@@ -28,7 +28,7 @@ def write_prefilled(roster: Roster, rubric: Rubric, year: int | None, out_dir: P
     from perfxl.write.template import write_template
 
     year = year if year is not None else rubric.year
-    folder = OutputFolder.open(Path(out_dir))
+    folder = OutputFolder.open(Path(out_dir), purpose="prefill")
     try:
         writer = folder.writer()
         written: list[Path] = []
@@ -36,7 +36,7 @@ def write_prefilled(roster: Roster, rubric: Rubric, year: int | None, out_dir: P
         for unit in roster.units:
             stem = unique(safe_name(unit.code, unit.name), used)  # codes equal once cleaned for a file name
             dest = folder.path(f"{stem}.xlsx")
-            if dest.resolve().parent != folder.root.resolve():
+            if dest.parent.resolve() != folder.root.resolve() or dest.name != f"{stem}.xlsx":
                 raise ValueError(f"template name {stem!r} escapes {folder.root}")
             with writer.path(folder.target(f"{stem}.xlsx")) as tmp:
                 write_template(tmp, rubric, year, prefill_values(unit, year))

@@ -310,7 +310,7 @@ def write_reports(batch: BatchResult, out: Path | OutputFolder, memo=None,
     for result, unique in output_stems(batch):
         rel = f"reports/{unique}.md"
         dest = folder.path(rel)
-        if dest.resolve().parent != reports.resolve():
+        if dest.parent.resolve() != reports.resolve() or dest.name != f"{unique}.md":  # not the link it may be
             raise ValueError(f"report name {unique!r} escapes {reports}")
         written.append(dest)
         key = memo.output_key(result, batch, "md") if memo else ""
