@@ -196,3 +196,11 @@ def test_the_manifest_header_says_which_command_owns_the_folder(inbox, out):
         assert folder.purpose == "run"
     finally:
         folder.release()
+
+
+def test_the_closing_table_counts_perfxls_reports_not_the_clerks_notes(inbox, out):
+    first_run(inbox, out)
+    (out / "reports" / "我的笔记.md").write_text("笔记", encoding="utf-8")
+    done = cli("run", inbox, "--out", out)
+    assert done.exit_code == 0, done.output
+    assert "（2 份）" in next(line for line in done.output.splitlines() if "单位报告" in line)

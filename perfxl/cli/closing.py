@@ -127,11 +127,18 @@ def print_summary(batch, out: Path, roster=None) -> None:
     print_set_aside(batch.set_aside, out)
     print_removed(batch.removed)
     say(f"输出文件夹：{out}")
+    from fnmatch import fnmatch
+
+    from perfxl.write.folder import listed
+
+    ours = listed(out)  # what perfxl wrote: a clerk's own reports/笔记.md is no report
     reports = out / "reports"
     for label, path, pattern in (("汇总表", out / "summary.xlsx", ""), ("单位报告", reports, "*.md"),
                                  ("Word 报告", reports, "*.docx"), ("反馈件", out / "feedback", "*.xlsx"),
                                  ("总览网页", out / "index.html", ""), ("结果数据", out / "results.json", "")):
-        count = sum(1 for _ in path.glob(pattern)) if pattern and path.is_dir() else 0
+        folder = path.relative_to(out).as_posix()
+        count = sum(1 for rel in ours if rel.startswith(folder + "/") and fnmatch(rel[len(folder) + 1:], pattern)
+                    and "/" not in rel[len(folder) + 1:]) if pattern else 0
         if pattern and count:
             say(f"  {label}：{path}（{count} 份）")
         elif not pattern and path.exists():

@@ -60,6 +60,21 @@ def safe_rel(rel: object) -> bool:
     return not (set(parts) & _FORBIDDEN_PARTS) and parts[0] not in (META, KEEP)
 
 
+def listed(root: Path) -> set[str]:
+    """The paths the manifest of `root` says perfxl wrote (for counting outputs; no lock taken)."""
+    try:
+        lines = (Path(root) / META / MANIFEST).read_text("utf-8", errors="replace").splitlines()
+    except OSError:
+        return set()
+    rels = set()
+    for line in lines[1:]:
+        with contextlib.suppress(ValueError, TypeError, IndexError):
+            rel = json.loads(line)[0]
+            if safe_rel(rel):
+                rels.add(rel)
+    return rels
+
+
 def _same_content(new: Path, old: Path) -> bool:
     try:
         if new.stat().st_size != old.stat().st_size:
