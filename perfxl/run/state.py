@@ -27,6 +27,7 @@ from perfxl import __version__
 from perfxl.findings import Finding, Reply
 from perfxl.model import FileResult, IndicatorResult
 from perfxl.read.replies import attach_replies
+from perfxl.spec.rubric import content_hash
 from perfxl.write.atomic import write_text
 from perfxl.write.results import json_value
 
@@ -121,7 +122,9 @@ def options_fingerprint(options) -> str:
     """Everything in Options that can change a file's result."""
     adjustments = {u: {c: [str(a.score), a.reason] for c, a in sorted(adj.items())}
                    for u, adj in sorted(options.adjustments.items())}
-    text = json.dumps({"rubric": options.rubric.hash, "year": options.year, "deadline": options.deadline.isoformat(),
+    # the form's fields and wording too: a label renamed or a field added in a form workbook must be read again
+    text = json.dumps({"rubric": options.rubric.hash, "form": content_hash(options.rubric), "year": options.year,
+                       "deadline": options.deadline.isoformat(),
                        "limits": dataclasses.asdict(options.limits), "adjustments": adjustments,
                        "code": code_fingerprint()}, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()

@@ -144,6 +144,14 @@ class Rubric:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def content_hash(rubric: Rubric) -> str:
+    """SHA-256 of everything a rubric says, its descriptive parts too (names, criteria, notice, its
+    form's fields): what a file's cached result and outputs depend on, unlike `Rubric.hash`."""
+    described = [(i.code, i.level1, i.level2, i.name, i.criteria) for i in rubric.indicators]
+    text = repr((rubric.hash, rubric.name, rubric.year, rubric.deadline_rule, described, rubric.notice, rubric.sections))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def _line_of(text: str, code: str | None, occurrence: int = 1) -> int:
     """The line on which an indicator's code is defined (its n-th definition), for messages."""
     if code is None:
