@@ -65,3 +65,23 @@ def test_a_form_changed_only_in_its_fields_reads_the_files_again(tmp_path):
     assert "grants_received" not in first.files[0].fields
     again = run_job(discover(inbox), Options.for_rubric(wider), inbox, out, jobs=1)
     assert str(again.files[0].fields["grants_received"]) == "12.5"
+
+
+def test_the_guide_says_only_what_the_form_has():
+    """填报说明 of a form without the built-in's balance fields, 不适用 rows or day rule: no line about them."""
+    from perfxl.spec.rubric import Grade, Indicator, Rubric
+    from perfxl.write.template import guide_lines
+
+    secs = (Section("基本信息", (Field("unit_code", "单位编码", "code"), Field("unit_name", "单位名称", "text"),
+                                 Field("eval_year", "评价年度", "year"), Field("filing_date", "填报日期", "date"),
+                                 Field("spent", "执行数", "money"), Field("plan", "预算数", "money"))),)
+    rubric = Rubric(id="x-2020", name="某表", year=2020, deadline_rule={"year_offset": 1, "month": 5, "day": 31},
+                    grades=(Grade(0, "合格"),), source="x", sections=secs, indicators=(
+                        Indicator("G1", "执行", "执行", "执行率", 100, "", {"kind": "proportional", "target": 1},
+                                  {"kind": "ratio", "numerator": ["spent"], "denominator": ["plan"]}),))
+    texts = [t for t, _ in guide_lines(rubric, 2020)]
+    assert texts[2] == "报送截止日期：2021年5月31日。"
+    assert [t[:2] for t in texts[3:]] == ["一、", "二、", "三、"]
+    assert not any("结转" in t or "三公" in t or "Alt+Enter" in t for t in texts)
+    builtin = [t for t, _ in guide_lines(load_rubric("gd-dept-2020"), 2020)]
+    assert len(builtin) == 9 and "“自评材料报送及时性”指标每逾期 1 天扣 1 分" in builtin[2]

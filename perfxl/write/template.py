@@ -104,6 +104,48 @@ def _value_formula(ind: Indicator, rubric: Rubric, year: int) -> tuple[str, str]
             '"逾期"0"天"')
 
 
+NUMERALS = "一二三四五六七八九十"
+#: the built-in's fields its hand-written 填报说明 lines name; a form without them gets lines made from its own
+_BALANCE = ("carryover_begin", "income_total", "expense_total", "carryover_end")
+_BUILTIN_NA = ("sangong_budget", "procurement_budget", "fixed_assets_total", "satisfaction")
+
+
+def _late_rule(rubric: Rubric) -> Indicator | None:
+    """The indicator that deducts per day late from 填报日期, if the form has one."""
+    return next((i for i in rubric.indicators if i.rule["kind"] == "days_late" and "filing_date" in i.inputs), None)
+
+
+def guide_lines(rubric: Rubric, year: int) -> list[tuple[str, str]]:
+    """填报说明's lines (text, format): what the form asks, only what it has (the built-in's as they were)."""
+    deadline, fields = rubric.deadline(year), rubric.fields
+    late = _late_rule(rubric)
+    head = f"报送截止日期：{deadline.year}年{deadline.month}月{deadline.day}日。"
+    if late is not None:
+        head += f"逾期报送的，“{late.name}”指标每逾期 1 天扣 {format_number(late.rule['per_day'])} 分。"
+    paras = ["请在“基础数据表”中填写黄色单元格，灰色单元格和文字不可修改。金额单位为万元，"
+             "填写数字即可；日期按 2021-06-04 的格式填写；百分数按 96.50% 的格式填写。"]
+    if all(k in fields for k in _BALANCE):
+        paras.append("年初结转和结余 + 本年收入合计 应等于 本年支出合计 + 年末结转和结余；"
+                     "表格右侧“自动校验”列会即时提示是否平衡。")
+    paras.append("请在“评分表”中逐项填写自评得分和自评说明：扣分的须说明扣分原因，"
+                 "人工评分的指标须写明佐证材料。“指标值”列按基础数据自动计算，供参考。")
+    optional = [i for i in rubric.indicators if i.blank == "not-applicable"]
+    if optional:
+        what = ("“三公”经费、政府采购、固定资产、满意度" if all(k in fields for k in _BUILTIN_NA)
+                else "、".join(f"“{i.name}”" for i in optional[:4]))
+        paras.append(f"{what}等数据确实没有的，请留空，不要填 0；全部留空的指标按不适用处理，不计入总分。")
+    paras.append("填写完毕后请检查“自评总分”“自评等级”与自动合计一致，保存为 .xlsx 文件报送，"
+                 "不要修改工作表名称、不要删除行或列、不要设置密码。")
+    texts = [f for f in fields.values() if f.type == "longtext"]
+    if texts:
+        named = ("机构设置及职能、存在问题" if {"text_functions", "text_problems"} <= fields.keys()
+                 else texts[0].label)
+        paras.append(f"文字部分（{named}等）可在单元格内按 Alt+Enter 换行，每行为一段。")
+    return [(f"{year}年度部门整体支出绩效自评填报说明", "title"),
+            (f"指标体系：{rubric.name}（{rubric.id}），满分 100 分。", "guide"), (head, "guide"),
+            *((f"{NUMERALS[n]}、{text}", "guide") for n, text in enumerate(paras))]
+
+
 class _Builder:
     def __init__(self, path: Path, rubric: Rubric, year: int, prefill: dict[str, object] | None) -> None:
         self.rubric, self.year, self.prefill = rubric, year, prefill or {}
@@ -152,24 +194,7 @@ class _Builder:
         # a narrow blank column printed with it: LibreOffice never shrinks a lone column wider
         # than the page (as it is where Calibri's stand-in is wider), but fits two by width
         ws.set_column(1, 1, 1)
-        deadline = self.rubric.deadline(self.year)
-        lines = [
-            (f"{self.year}年度部门整体支出绩效自评填报说明", "title"),
-            (f"指标体系：{self.rubric.name}（{self.rubric.id}），满分 100 分。", "guide"),
-            (f"报送截止日期：{deadline.year}年{deadline.month}月{deadline.day}日。逾期报送的，"
-             "“自评材料报送及时性”指标每逾期 1 天扣 1 分。", "guide"),
-            ("一、请在“基础数据表”中填写黄色单元格，灰色单元格和文字不可修改。金额单位为万元，"
-             "填写数字即可；日期按 2021-06-04 的格式填写；百分数按 96.50% 的格式填写。", "guide"),
-            ("二、年初结转和结余 + 本年收入合计 应等于 本年支出合计 + 年末结转和结余；"
-             "表格右侧“自动校验”列会即时提示是否平衡。", "guide"),
-            ("三、请在“评分表”中逐项填写自评得分和自评说明：扣分的须说明扣分原因，"
-             "人工评分的指标须写明佐证材料。“指标值”列按基础数据自动计算，供参考。", "guide"),
-            ("四、“三公”经费、政府采购、固定资产、满意度等数据确实没有的，请留空，"
-             "不要填 0；全部留空的指标按不适用处理，不计入总分。", "guide"),
-            ("五、填写完毕后请检查“自评总分”“自评等级”与自动合计一致，保存为 .xlsx 文件报送，"
-             "不要修改工作表名称、不要删除行或列、不要设置密码。", "guide"),
-            ("六、文字部分（机构设置及职能、存在问题等）可在单元格内按 Alt+Enter 换行，每行为一段。", "guide"),
-        ]
+        lines = guide_lines(self.rubric, self.year)
         for r, (text, fmt) in enumerate(lines):
             ws.write_string(r, 0, text, self.f[fmt])
             # a line's rows for its wrapped text (a CJK character is a little over two widths)
