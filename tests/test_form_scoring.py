@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -100,3 +101,72 @@ def test_blank_dates_under_error_are_missing_values(blank, expected):
     assert by["E3"].applicable is None
     assert tuple(f.cell for f in got.findings) == expected and {f.code for f in got.findings} == {"missing-value"}
     assert all("请补填" in f.message for f in got.findings)
+
+
+# -- the same in a TOML form (spec §12: TOML and the form workbook say the same things) ------
+
+TOML = (Path(__file__).resolve().parent.parent / "perfxl" / "spec" / "rubrics" / "gd-dept-2020.toml").read_text("utf-8")
+B3 = ('value = { kind = "ratio", numerator = ["procurement_actual"], denominator = ["procurement_budget"] }\n'
+      'rule = { kind = "linear", target = 0.95, side = "below", per_point = 0.25 }')
+D3 = ('value = { kind = "field", field = "satisfaction" }\n'
+      'rule = { kind = "linear", target = 0.90, side = "below", per_point = 0.25 }')
+
+
+def test_a_toml_form_takes_expressions_proportional_and_ge_bands(tmp_path):
+    from perfxl.spec.formbook import load_form
+
+    text = TOML.replace(B3, 'value = { kind = "expr", expr = "(procurement_actual) / procurement_budget" }\n'
+                            'rule = { kind = "proportional", target = 1, zero_division = "unbudgeted-spending" }')
+    text = text.replace(D3, 'value = { kind = "field", field = "satisfaction" }\n'
+                            'rule = { kind = "bands", compare = ">=", bands = [[0.95, 5], [0.85, 3]], otherwise = 0 }')
+    (tmp_path / "f.toml").write_text(text.replace('id = "gd-dept-2020"', 'id = "toml-form"'), "utf-8")
+    form, problems = load_form(tmp_path / "f.toml")
+    assert problems == [] and form is not None
+    b3 = form.rubric.indicator("B3")
+    assert b3.value == {"kind": "expr", "expr": "(procurement_actual)/procurement_budget",
+                        "fields": ["procurement_actual", "procurement_budget"]}
+    assert b3.inputs == ("procurement_actual", "procurement_budget")
+    from conftest import good_values
+
+    from perfxl.model import Options
+    from perfxl.run.pipeline import process_file
+    from perfxl.write.fill import fill_workbook
+    from perfxl.write.template import build_template
+
+    build_template(tmp_path / "t.xlsx", form.rubric)
+
+    def scored(**changes) -> object:
+        fill_workbook(tmp_path / "t.xlsx", {**good_values(), **changes}, tmp_path / "r.xlsx")
+        return process_file(tmp_path / "r.xlsx", "r.xlsx", Options.for_rubric(form.rubric))
+
+    result = scored(procurement_budget=Decimal("120.00"), procurement_actual=Decimal("90.00"), satisfaction=0.9)
+    by = {r.code: r for r in result.indicators}
+    assert (by["B3"].value, by["B3"].reviewed_score) == (Decimal("0.75"), Decimal("3.75"))  # 5 × 90/120
+    assert by["D3"].reviewed_score == 3  # 90% ≥ 85%
+    spent = scored(procurement_budget=0, procurement_actual=Decimal("5.00"))
+    assert "unbudgeted-spending" in [f.code for f in spent.findings]  # 除零 names the code
+    assert {r.code: r for r in spent.indicators}["B3"].reviewed_score == 0
+
+
+@pytest.mark.parametrize("rule, says", [
+    ('rule = { kind = "proportional", target = 0 }', "target 应大于 0"),
+    ('rule = { kind = "proportional", target = 1, zero_division = "oops" }', "zero_division"),
+    ('rule = { kind = "bands", compare = "=", bands = [[0.95, 5]], otherwise = 0 }', "compare"),
+])
+def test_a_toml_form_with_a_bad_rule_names_its_line(tmp_path, rule, says):
+    from perfxl.spec.formbook import load_form
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(TOML.replace(D3, 'value = { kind = "field", field = "satisfaction" }\n' + rule), "utf-8")
+    form, problems = load_form(bad)
+    assert form is None and len(problems) == 1 and says in str(problems[0]) and "第 186 行" in str(problems[0])
+
+
+def test_a_toml_expression_is_parsed_never_executed(tmp_path):
+    from perfxl.spec.formbook import load_form
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(TOML.replace(D3, 'value = { kind = "expr", expr = "__import__(\'os\').system(\'x\')" }\n'
+                                    'rule = { kind = "linear", target = 0.90, side = "below", per_point = 0.25 }'), "utf-8")
+    form, problems = load_form(bad)
+    assert form is None and "算式" in str(problems[0]) and "第 186 行" in str(problems[0])

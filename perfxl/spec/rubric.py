@@ -16,7 +16,7 @@ from pathlib import Path
 
 from perfxl.spec.fields import Field, Section, sections
 
-RULE_KINDS = ("manual", "bands", "linear", "days_within", "days_late")
+RULE_KINDS = ("manual", "bands", "linear", "proportional", "days_within", "days_late")
 VALUE_KINDS = {
     "ratio": ("numerator", "denominator"),
     "deviation": ("actual", "base"),
@@ -173,11 +173,14 @@ def _fail(source: str, text: str, code: str | None, message: str, occurrence: in
 RULE_VALUES = {
     "linear": ("ratio", "deviation", "change", "field"),
     "bands": ("ratio", "deviation", "change", "field"),
+    "proportional": ("ratio", "deviation", "change", "field"),
     "days_within": ("days_between",),
     "days_late": ("days_late",),
 }
-RULE_PARAMS = {"bands": ("bands",), "linear": ("target", "side", "per_point"),
+RULE_PARAMS = {"bands": ("bands",), "linear": ("target", "side", "per_point"), "proportional": ("target",),
                "days_within": ("days",), "days_late": ("per_day",)}
+#: the codes a rule's `zero_division` (除零) may name for a positive number over 0 (spec §12)
+ZERO_DIVISION_CODES = ("zero-denominator", "unbudgeted-spending")
 
 
 def _number(value: object) -> Decimal:
@@ -193,7 +196,7 @@ def _number(value: object) -> Decimal:
     return number
 
 
-def _check_indicator(raw: dict, source: str, text: str, known: set[str]) -> Indicator:
+def _check_indicator(raw: dict, source: str, text: str, known: dict[str, str]) -> Indicator:
     code = raw.get("code")
 
     def fail(message: str) -> RubricError:
@@ -234,12 +237,31 @@ def _check_indicator(raw: dict, source: str, text: str, known: set[str]) -> Indi
     )
 
 
-def _check_computed(rule: dict, value: dict | None, kind: str, weight: Decimal, known: set[str], fail) -> None:
-    if value is None or value.get("kind") not in VALUE_KINDS:
-        raise fail(f"缺少 value 公式或公式类型未知，可用：{', '.join(VALUE_KINDS)}")
-    if value["kind"] not in RULE_VALUES[kind]:
+def _check_expr(value: dict, types: dict[str, str], fail) -> None:
+    """A `value = { kind = "expr", expr = "(a+b)/c" }` of spec §12: parsed (never executed) and typed;
+    its canonical text and fields are kept, as the form workbook reader keeps them."""
+    from perfxl.spec.expr import ExprError, check, parse
+
+    if set(value) - {"kind", "expr", "fields"} or not isinstance(value.get("expr"), str):
+        raise fail('算式公式应写成 { kind = "expr", expr = "(a+b)/c" }')
+    try:
+        tree = parse(value["expr"])
+    except ExprError as exc:
+        raise fail(f"算式“{value['expr']}”{exc}") from exc
+    problems = check(tree, types)
+    if problems:
+        raise fail(f"算式“{value['expr']}”{problems[0]}")
+    value.update(expr=str(tree), fields=list(tree.fields()))
+
+
+def _check_computed(rule: dict, value: dict | None, kind: str, weight: Decimal, known: dict[str, str], fail) -> None:
+    if value is not None and value.get("kind") == "expr":  # any computed rule takes an expression
+        _check_expr(value, known, fail)
+    elif value is None or value.get("kind") not in VALUE_KINDS:
+        raise fail(f"缺少 value 公式或公式类型未知，可用：{', '.join((*VALUE_KINDS, 'expr'))}")
+    elif value["kind"] not in RULE_VALUES[kind]:
         raise fail(f"规则 {kind} 不能用于公式 {value['kind']}（可用：{', '.join(RULE_VALUES[kind])}）")
-    for part in VALUE_KINDS[value["kind"]]:
+    for part in VALUE_KINDS.get(value["kind"], ()):
         if part not in value:
             raise fail(f"公式缺少 {part}")
         for key in value[part] if isinstance(value[part], list) else [value[part]]:
@@ -248,11 +270,18 @@ def _check_computed(rule: dict, value: dict | None, kind: str, weight: Decimal, 
     for param in RULE_PARAMS[kind]:
         if param not in rule:
             raise fail(f"规则 {kind} 缺少参数 {param}")
+    if rule.get("zero_division", ZERO_DIVISION_CODES[0]) not in ZERO_DIVISION_CODES:
+        raise fail(f"zero_division 应为 {'、'.join(ZERO_DIVISION_CODES)} 之一")
     if kind == "linear":
         if rule["side"] not in ("above", "below"):
             raise fail("side 应为 above 或 below")
         _number(rule["target"]), _number(rule["per_point"])
+    elif kind == "proportional":
+        if _number(rule["target"]) <= 0:
+            raise fail("比例的 target 应大于 0")
     elif kind == "bands":
+        if rule.get("compare", "<=") not in ("<=", ">="):
+            raise fail('compare 应为 "<="（≤ 分档，默认）或 ">="（≥ 分档）')
         for bound, points in rule["bands"]:
             _number(bound)
             if _number(points) > weight:
@@ -304,7 +333,7 @@ def parse_rubric(text: str, source: str = "<rubric>", field_sections: tuple[Sect
         if key not in data:
             raise RubricError(f"{source}：缺少 {key}")
     secs = sections() if field_sections is None else field_sections
-    known = {f.key for s in secs for f in s.fields}
+    known = {f.key: f.type for s in secs for f in s.fields}
     indicators = [_check_indicator(raw, source, text, known) for raw in data["indicator"]]
     codes = [i.code for i in indicators]
     for code in codes:
