@@ -170,3 +170,16 @@ def test_a_toml_expression_is_parsed_never_executed(tmp_path):
                                     'rule = { kind = "linear", target = 0.90, side = "below", per_point = 0.25 }'), "utf-8")
     form, problems = load_form(bad)
     assert form is None and "算式" in str(problems[0]) and "第 186 行" in str(problems[0])
+
+
+@pytest.mark.parametrize("kind, text, says", [
+    ("proportional", "目标=100%；除零=oops", "除零“oops”不认识，可用：zero-denominator（比率分母为零）"),
+    ("proportional", "目标=0", "比例的目标“0”应大于 0"),
+])
+def test_form_workbook_parameters_the_scorer_could_not_run_are_errors(kind, text, says):
+    from perfxl.spec.formbook_params import parse_params
+
+    _, problems = parse_params(kind, text, Decimal(5))
+    assert [(s, m[:len(says)]) for s, m in problems] == [("error", says)]
+    rule, problems = parse_params(kind, "目标=100%；除零=unbudgeted-spending", Decimal(5))
+    assert problems == [] and rule["zero_division"] == "unbudgeted-spending"  # no longer a warning: it is used

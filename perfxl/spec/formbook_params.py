@@ -14,8 +14,9 @@ import unicodedata
 from decimal import Decimal
 from itertools import pairwise
 
+from perfxl.findings import CATALOGUE
 from perfxl.spec.expr import TYPE_NAMES, Binary, Call, Expr, Field, Group
-from perfxl.spec.rubric import RULE_VALUES, Grade, Indicator
+from perfxl.spec.rubric import RULE_VALUES, ZERO_DIVISION_CODES, Grade, Indicator
 
 TYPE_CN = dict(TYPE_NAMES)
 CN_TYPE = {cn: en for en, cn in TYPE_CN.items()}
@@ -25,10 +26,8 @@ CN_RULE = {cn: en for en, cn in RULE_CN.items()}
 BLANK_CN = {"not-applicable": "不适用", "zero": "零分", "error": "报错"}
 CN_BLANK = {cn: en for en, cn in BLANK_CN.items()}
 SIDE_CN = {"below": "低于", "above": "高于"}
-#: the finding codes 除零 may name: what a positive number over 0 is called (spec §12)
-ZERO_DIVISION_CODES = {"zero-denominator": "比率分母为零", "unbudgeted-spending": "无预算而有支出"}
 #: which value kinds each rule can take; an `expr` goes with every computed rule
-RULES_FOR = {**{k: (*v, "expr") for k, v in RULE_VALUES.items()}, "proportional": ("ratio", "deviation", "change", "field", "expr")}
+RULES_FOR = {k: (*v, "expr") for k, v in RULE_VALUES.items()}
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)%?\Z")
 _SPLIT = re.compile(r"[；;\n]")
 _LINEAR = {"目标": "target", "目标值": "target", "方向": "side", "每点扣": "per_point", "每点扣分": "per_point",
@@ -221,7 +220,7 @@ def _param_value(key: str, raw: str, problems: list[tuple[str, str]]) -> object:
         return side
     if key == "zero_division":
         if raw not in ZERO_DIVISION_CODES:
-            known = "、".join(f"{code}（{name}）" for code, name in ZERO_DIVISION_CODES.items())
+            known = "、".join(f"{code}（{CATALOGUE[code][1]}）" for code in ZERO_DIVISION_CODES)
             problems.append(("error", f"除零“{raw}”不认识，可用：{known}，如 除零=unbudgeted-spending"))
         return raw
     try:
