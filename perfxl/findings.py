@@ -89,18 +89,20 @@ class Finding:
     #: the unit's 单位答复 to this finding (a returned feedback copy); the unit's answer does not
     #: change which problem this is, so it takes no part in equality
     reply: str | None = field(default=None, compare=False)
+    #: a form's own code (a 校验 row, spec §12) carries its (severity, name); the catalogue's codes need none
+    entry: tuple[Severity, str] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        if self.code not in CATALOGUE:
+        if self.code not in CATALOGUE and self.entry is None:
             raise ValueError(f"unknown finding code {self.code!r}")
 
     @property
     def severity(self) -> Severity:
-        return CATALOGUE[self.code][0]
+        return CATALOGUE[self.code][0] if self.code in CATALOGUE else self.entry[0]  # type: ignore[index]
 
     @property
     def title(self) -> str:
-        return CATALOGUE[self.code][1]
+        return CATALOGUE[self.code][1] if self.code in CATALOGUE else self.entry[1]  # type: ignore[index]
 
     @property
     def cell(self) -> str | None:

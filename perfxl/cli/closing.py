@@ -16,11 +16,9 @@ def echo(text: str, err: bool = False) -> None:
     typer.echo(clean(text), err=err)
 
 
-def named(code: str) -> str:
-    """A finding code as a clerk reads it: its Chinese name, the code beside it for machines."""
-    from perfxl.findings import CATALOGUE
-
-    return f"{CATALOGUE[code][1]} {code}"
+def named(finding) -> str:
+    """A finding as a clerk reads it: its Chinese name, the code beside it for machines."""
+    return f"{finding.title} {finding.code}"
 
 
 def print_findings(batch) -> None:
@@ -52,7 +50,7 @@ def returned_lines(batch) -> list[str]:
     units = {r.unit_code or r.file for r in files}
     lines = [f"需退回更正的单位 {len(units)} 个："]
     for r in files:
-        codes = "、".join(named(f.code) for f in return_reasons(r))
+        codes = "、".join(named(f) for f in return_reasons(r))
         again = "需重报：" if r.status == "unreadable" else ""
         who = f"{r.unit_code} {r.unit_name or r.file}" if r.unit_code else f"（无编码）{r.file}"
         lines.append(f"  {who}（{again}{codes}）")

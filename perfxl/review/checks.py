@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
 from perfxl import FORMAT_VERSION
-from perfxl.findings import Finding
+from perfxl.findings import CATALOGUE, Finding, Severity
 from perfxl.model import FieldValue, Submission
 from perfxl.read import values
 from perfxl.read.values import format_money as money
 from perfxl.read.values import format_number, round_half_up
 from perfxl.review.scoring import Scored
+from perfxl.spec.expr import parse_condition
+from perfxl.spec.expr_eval import evaluate_condition, tolerance_for
 from perfxl.spec.rubric import Rubric
 
 TOLERANCE = Decimal("0.01")
@@ -145,6 +149,77 @@ def check_sums(ctx: Context) -> Iterator[Finding]:
     yield from _not_above(ctx, "fixed_assets_in_use", "fixed_assets_total")
 
 
+def _builtin_rows() -> tuple:
+    from perfxl.spec.form import builtin_form
+
+    return builtin_form("gd-dept-2020").checks
+
+
+_parsed = lru_cache(maxsize=256)(parse_condition)  # a row's condition, parsed once per process
+_KEY = re.compile(r"[a-z][a-z0-9_]*")  # field keys in a condition's text (functions are upper case)
+_PLACE = re.compile(r"\{([^{}]*)\}")
+
+
+def _text(value: object, kind: str) -> str:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return money(value) if kind == "money" else format_number(Decimal(value))  # type: ignore[arg-type]
+
+
+def check_form_rows(ctx: Context) -> Iterator[Finding]:
+    """The form's 校验 rows (spec §12). The built-in's rows, and a rubric without rows, are the
+    balance and sum checks written in code above (their codes and messages)."""
+    rows = ctx.rubric.checks
+    if rows is None or rows == _builtin_rows():
+        yield from check_balance(ctx)
+        yield from check_sums(ctx)
+        return
+    spec = ctx.rubric.fields
+    types = {k: f.type for k, f in spec.items()}
+    for row in rows:
+        cond = _parsed(row.condition)
+        keys = cond.fields()
+        fvs = {k: _fv(ctx, k) for k in keys}
+        if any(k not in spec or fvs[k].error for k in keys):
+            continue
+        values = {k: fv.value for k, fv in fvs.items()}
+        blank = [k for k in keys if values[k] is None]
+        if blank:  # runs when every field is filled; with 空白按零 blanks count as 0, but a side all blank
+            # (分项都未填写, or the total) or a blank date is not checked, as the built-in's sums are not
+            empty_side = any(side.fields() and all(values[k] is None for k in side.fields())
+                             for side in (cond.left, cond.right))
+            if not row.blank_as_zero or empty_side or any(types[k] == "date" for k in blank):
+                continue
+            values = {k: Decimal(0) if v is None else v for k, v in values.items()}
+        verdict = evaluate_condition(cond, values, ctx.deadline, tolerance_for(cond, types))
+        if verdict.holds is not False:
+            continue
+        primary = row.primary or (cond.left.fields() or keys)[0]
+        cells = [fvs[primary], *(fvs[k] for k in keys if k != primary)]
+        if any(f.code == row.code and set(f.cells) == {c.cell for c in cells if c.cell} for f in ctx.scored.findings):
+            continue  # the scorer said it already (date-order of a DAYS indicator)
+        kind = "money" if any(types[k] == "money" for k in keys) else ""
+        dates = isinstance(verdict.left, dt.date)
+        shown = {"left": _text(verdict.left, kind), "right": _text(verdict.right, kind),
+                 "diff": f"{abs(verdict.diff)} 天" if dates else _text(abs(verdict.diff), kind),  # type: ignore[arg-type]
+                 **{k: _text(v, types[k]) for k, v in values.items()}}
+        if row.message:
+            message = _PLACE.sub(lambda m, shown=shown: shown.get(m[1], m[0]), row.message)
+        else:
+            said = [_KEY.sub(lambda m: spec[m[0]].label if m[0] in spec else m[0], str(side))
+                    for side in (cond.left, cond.right)]
+            message = (f"{row.name or row.code}：{said[0]}为 {shown['left']}，{said[1]}为 {shown['right']}，"
+                       f"不满足“{said[0]} {_OPS[cond.op]} {said[1]}”，相差 {shown['diff']}")
+            message += f"。{row.advice}" if row.advice else ""
+        entry = None if row.code in CATALOGUE else (Severity(row.severity), row.name or row.code)
+        sheet = next((c.sheet for c in cells if c.sheet), None)
+        yield Finding(row.code, message, sheet, tuple(c.cell for c in cells if c.cell), entry=entry,
+                      details={"expected": shown["right"], "found": shown["left"]})
+
+
+_OPS = {"=": "=", "<=": "≤", ">=": "≥", "<": "<", ">": ">"}
+
+
 def check_year_and_dates(ctx: Context) -> Iterator[Finding]:
     year = _fv(ctx, "eval_year")
     if _usable(year) and year.value != ctx.year:
@@ -240,7 +315,7 @@ def check_indicators(ctx: Context) -> Iterator[Finding]:
 
 
 CHECKS: tuple[Callable[[Context], Iterator[Finding]], ...] = (
-    check_required, check_meta_code, check_balance, check_sums, check_year_and_dates,
+    check_required, check_meta_code, check_form_rows, check_year_and_dates,
     check_rows, check_self_scores, check_indicators,
 )
 

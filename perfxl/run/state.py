@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 
 from perfxl import __version__
-from perfxl.findings import Finding, Reply
+from perfxl.findings import Finding, Reply, Severity
 from perfxl.model import FileResult, IndicatorResult
 from perfxl.read.replies import attach_replies
 from perfxl.spec.rubric import content_hash
@@ -87,9 +87,16 @@ def dump_result(r: FileResult) -> dict:
     data["indicators"] = [{k: _enc(v) for k, v in i.__dict__.items()} for i in r.indicators]
     data["findings"] = [{"code": f.code, "message": f.message, "sheet": f.sheet, "cells": list(f.cells),
                          "file": f.file, "unit_code": f.unit_code, "details": f.details,
-                         **({"reply": f.reply} if f.reply is not None else {})} for f in r.findings]
+                         **({"reply": f.reply} if f.reply is not None else {}),
+                         **({"entry": [f.entry[0].value, f.entry[1]]} if f.entry is not None else {})}
+                        for f in r.findings]
     data["replies"] = [{"code": x.code, "sheet": x.sheet, "cell": x.cell, "text": x.text} for x in r.replies]
     return data
+
+
+def _entry(raw: object) -> tuple[Severity, str] | None:
+    """A form code's stored (severity, name), as dump_result wrote it."""
+    return (Severity(raw[0]), str(raw[1])) if isinstance(raw, list) and len(raw) == 2 else None  # type: ignore[index]
 
 
 def load_result(data: dict, decoded: bool = False) -> FileResult:
@@ -97,7 +104,8 @@ def load_result(data: dict, decoded: bool = False) -> FileResult:
     d = dict(data) if decoded else _dec(data)
     d["indicators"] = [IndicatorResult(**i) for i in d["indicators"]]  # type: ignore[index]
     d["findings"] = [Finding(f["code"], f["message"], f["sheet"], tuple(f["cells"]), f["file"], f["unit_code"],
-                             f["details"], f.get("reply")) for f in d["findings"]]  # type: ignore[index]
+                             f["details"], f.get("reply"), _entry(f.get("entry")))
+                     for f in d["findings"]]  # type: ignore[index]
     d["replies"] = [Reply(**x) for x in d.get("replies", [])]  # type: ignore[union-attr]
     d["cells"] = {k: tuple(v) for k, v in d["cells"].items()}  # type: ignore[index]
     return FileResult(**d)  # type: ignore[arg-type]

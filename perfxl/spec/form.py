@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -14,6 +15,7 @@ from decimal import Decimal
 from functools import cache
 from importlib import resources
 
+from perfxl.spec.checkrow import Check
 from perfxl.spec.expr import Condition, ExprError, check, parse_condition
 from perfxl.spec.fields import Field, Section
 from perfxl.spec.rubric import Rubric, load_rubric
@@ -23,7 +25,6 @@ FORM_KINDS = ("部门整体", "项目支出")
 #: fields whose roles are fixed (identity, year check, lateness): every form has them, with these types
 REQUIRED_FIELDS = {"unit_code": "code", "unit_name": "text", "eval_year": "year", "filing_date": "date"}
 CHECK_CODE = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*\Z")
-BLANK_AS_ZERO = "空白按零"
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
@@ -45,29 +46,6 @@ class Problem:
     def label(self) -> str:
         """错误, 警告 or 提示."""
         return SEVERITIES[self.severity]
-
-
-@dataclass(frozen=True)
-class Check:
-    """One 校验 row: a comparison that must hold, the finding code when it does not, and its wording."""
-
-    code: str
-    name: str
-    condition: str  # canonical text of the parsed condition
-    severity: str = "error"
-    advice: str = ""
-    primary: str | None = None
-    message: str | None = None
-
-    @property
-    def parsed(self) -> Condition:
-        """The condition as a tree (the text was checked when the form was read)."""
-        return parse_condition(self.condition)
-
-    @property
-    def blank_as_zero(self) -> bool:
-        """`空白按零` in 说明: blank fields count as 0 instead of skipping the check."""
-        return BLANK_AS_ZERO in self.advice
 
 
 @dataclass(frozen=True)
@@ -176,5 +154,5 @@ def builtin_form(form_id: str) -> Form:
         checks, problems = load_checks(res.read_text("utf-8"), res.name, {f.key: f.type for s in secs for f in s.fields})
         if problems:  # a built-in is ours: a broken one is our bug, not the clerk's
             raise ValueError("; ".join(map(str, problems)))
-    return Form(rubric=rubric, sections=secs, checks=checks)
+    return Form(rubric=dataclasses.replace(rubric, checks=checks), sections=secs, checks=checks)
 

@@ -7,6 +7,7 @@ form workbook or a rubric TOML file.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -63,4 +64,5 @@ def load_form(ref: str | Path) -> tuple[Form | None, list[Problem]]:
     checks, problems = load_checks(source, path.name, base.types)
     if any(p.severity == "error" for p in problems):
         return None, problems
-    return Form(rubric=rubric, sections=base.sections, checks=checks), problems
+    # a rubric file without [[check]] tables keeps the built-in cross-checks (checks None)
+    return Form(rubric=dataclasses.replace(rubric, checks=checks or None), sections=base.sections, checks=checks), problems

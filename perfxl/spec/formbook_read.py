@@ -314,6 +314,7 @@ def read_form(path: Path | str) -> tuple[Form | None, list[Problem]]:
     title = title[1:-1].strip() if title.startswith("《") and title.endswith("》") else title  # as the TOML loader does
     rubric = Rubric(id=settings["id"], name=settings["name"], year=settings["year"], deadline_rule=settings["deadline"],  # type: ignore[arg-type]
                     grades=settings["grades"], indicators=tuple(indicators), source=str(path),  # type: ignore[arg-type]
-                    notice=Notice(number, title) if number or title else None, sections=sections)
+                    notice=Notice(number, title) if number or title else None, sections=sections,
+                    checks=tuple(checks))
     return Form(rubric=rubric, sections=sections, checks=tuple(checks), kind=settings["kind"],  # type: ignore[arg-type]
                 level1_totals=settings["level1"]), problems  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 
+from perfxl.spec.checkrow import Check
 from perfxl.spec.fields import Field, Section, sections
 
 RULE_KINDS = ("manual", "bands", "linear", "proportional", "days_within", "days_late")
@@ -95,6 +96,8 @@ class Rubric:
     notice: Notice | None = None
     #: the form's 基础数据表 fields in template order (spec §12); the global list by default; not hashed
     sections: tuple[Section, ...] = _field(default_factory=sections)
+    #: the form's 校验 rows (spec §12); None: the built-in cross-checks perfxl implements in code; not hashed
+    checks: tuple[Check, ...] | None = None
 
     @cached_property
     def fields(self) -> dict[str, Field]:
@@ -148,7 +151,8 @@ def content_hash(rubric: Rubric) -> str:
     """SHA-256 of everything a rubric says, its descriptive parts too (names, criteria, notice, its
     form's fields): what a file's cached result and outputs depend on, unlike `Rubric.hash`."""
     described = [(i.code, i.level1, i.level2, i.name, i.criteria) for i in rubric.indicators]
-    text = repr((rubric.hash, rubric.name, rubric.year, rubric.deadline_rule, described, rubric.notice, rubric.sections))
+    text = repr((rubric.hash, rubric.name, rubric.year, rubric.deadline_rule, described, rubric.notice, rubric.sections,
+                 rubric.checks))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -216,9 +216,11 @@ def top_findings(batch: BatchResult, n: int = TOP_FINDINGS) -> list[dict[str, ob
     hits = Counter(f.code for f in found)
     files = {code: len({f.file for f in found if f.code == code and f.file}) for code in hits}
     order = list(CATALOGUE)
-    codes = sorted(hits, key=lambda c: (-hits[c], SEVERITY_ORDER[CATALOGUE[c][0]], order.index(c)))
-    return [{"code": c, "title": CATALOGUE[c][1], "severity": CATALOGUE[c][0].label,
-             "severity_class": CATALOGUE[c][0].value, "count": hits[c], "files": files[c]} for c in codes[:n]]
+    entry = {f.code: (f.severity, f.title) for f in found}  # a form's own codes too (spec §12)
+    codes = sorted(hits, key=lambda c: (-hits[c], SEVERITY_ORDER[entry[c][0]],
+                                        order.index(c) if c in CATALOGUE else len(order), c))
+    return [{"code": c, "title": entry[c][1], "severity": entry[c][0].label,
+             "severity_class": entry[c][0].value, "count": hits[c], "files": files[c]} for c in codes[:n]]
 
 
 def index_context(batch: BatchResult, pages: dict[int, Path], out_dir: Path) -> dict[str, object]:
