@@ -97,3 +97,5 @@ def test_a_forms_own_code_survives_the_cache_and_reaches_every_output(form, tmp_
         found = [x for x in doc["files"][0]["findings"] if x["code"] == "spending-over-budget"]
         assert len(found) == 1 and found[0]["severity"] == "warning"
     assert "支出不超过可用资金" in (out / "index.html").read_text("utf-8")
+    stats = openpyxl.load_workbook(out / "summary.xlsx")["统计"]
+    assert ("spending-over-budget", "警告", "支出不超过可用资金", 1, 1) in [r[:5] for r in stats.iter_rows(values_only=True)]

@@ -273,7 +273,8 @@ def _write_stats_sheet(sh: _Sheet, wb: xlsxwriter.Workbook, batch: BatchResult) 
     row += 2
     sh.header(row, ("规则", "严重程度", "问题", "次数", "涉及文件数"))
     findings = batch.all_findings
-    for code, (severity, title) in CATALOGUE.items():
+    own = {f.code: (f.severity, f.title) for f in findings if f.code not in CATALOGUE}  # a form's 校验 codes, last
+    for code, (severity, title) in [*CATALOGUE.items(), *own.items()]:
         hits = [f for f in findings if f.code == code]
         if hits:
             row += 1
