@@ -99,3 +99,12 @@ def test_a_forms_own_code_survives_the_cache_and_reaches_every_output(form, tmp_
     assert "支出不超过可用资金" in (out / "index.html").read_text("utf-8")
     stats = openpyxl.load_workbook(out / "summary.xlsx")["统计"]
     assert ("spending-over-budget", "警告", "支出不超过可用资金", 1, 1) in [r[:5] for r in stats.iter_rows(values_only=True)]
+
+
+def test_a_catalogue_code_keeps_its_severity_and_form_check_says_so():
+    from perfxl.spec.form import check_problems
+
+    raw = {"code": "sum-mismatch", "name": "分项", "condition": "expense_basic <= expense_total", "severity": "warning"}
+    check, problems = check_problems(raw, {"expense_basic": "money", "expense_total": "money"}, lambda k: ("校验", "D9"))
+    assert check is not None
+    assert [(p.severity, p.cell) for p in problems] == [("warning", "D9")] and "按目录为“错误”" in problems[0].message

@@ -15,6 +15,7 @@ from decimal import Decimal
 from functools import cache
 from importlib import resources
 
+from perfxl.findings import CATALOGUE
 from perfxl.spec.checkrow import Check
 from perfxl.spec.expr import Condition, ExprError, check, parse_condition
 from perfxl.spec.fields import Field, Section
@@ -100,6 +101,9 @@ def check_problems(raw: Mapping[str, object], types: Mapping[str, str] | None,
     severity = str(raw.get("severity") or "error")
     if severity not in SEVERITIES:
         bad("severity", f"严重程度“{severity}”不认识，可用：错误、警告、提示")
+    elif code in CATALOGUE and CATALOGUE[code][0].value != severity:  # a catalogue code keeps its severity
+        bad("severity", f"校验编码“{code}”是问题目录中的代码（{CATALOGUE[code][1]}），严重程度按目录为"
+                        f"“{CATALOGUE[code][0].label}”；要用“{SEVERITIES[severity]}”请另起一个编码", "warning")
     text = raw.get("condition")
     cond: Condition | None = None
     if text is None or not str(text).strip():
