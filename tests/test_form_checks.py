@@ -108,3 +108,27 @@ def test_a_catalogue_code_keeps_its_severity_and_form_check_says_so():
     check, problems = check_problems(raw, {"expense_basic": "money", "expense_total": "money"}, lambda k: ("校验", "D9"))
     assert check is not None
     assert [(p.severity, p.cell) for p in problems] == [("warning", "D9")] and "按目录为“错误”" in problems[0].message
+
+
+def test_percentages_are_shown_as_percentages(tmp_path):
+    """A row over 百分比 fields quotes 96.50%, not 0.965; a form's own code with its 消息 placeholders."""
+    import datetime as dt
+
+    from perfxl.model import FieldValue, Submission
+    from perfxl.review.checks import Context, check_form_rows
+    from perfxl.review.scoring import score
+    from perfxl.spec.checkrow import Check
+    from perfxl.spec.fields import Field, Section
+    from perfxl.spec.rubric import load_rubric
+
+    base = load_rubric("gd-dept-2020")
+    secs = (*base.sections, Section("满意度", (Field("satisfaction_prev", "上年满意度", "percent"),)))
+    rubric = dataclasses.replace(base, sections=secs, checks=(
+        Check("satisfaction-fell", "满意度下降", "satisfaction >= satisfaction_prev", "info",
+              message="满意度 {satisfaction} 低于上年 {satisfaction_prev}（相差 {diff}）"),))
+    sub = Submission("x.xlsx", fields={k: FieldValue(k, v, v, "基础数据表", c) for k, v, c in (
+        ("satisfaction", Decimal("0.9"), "B40"), ("satisfaction_prev", Decimal("0.965"), "B41"))})
+    ctx = Context(sub, score(sub, rubric, dt.date(2021, 6, 20)), rubric, 2020, dt.date(2021, 6, 20))
+    (f,) = check_form_rows(ctx)
+    assert (f.code, f.severity.value, f.cells) == ("satisfaction-fell", "info", ("B40", "B41"))
+    assert f.message == "满意度 90.00% 低于上年 96.50%（相差 6.50%）"

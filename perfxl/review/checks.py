@@ -163,6 +163,8 @@ _PLACE = re.compile(r"\{([^{}]*)\}")
 def _text(value: object, kind: str) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
+    if kind == "percent":  # a fraction, shown as the template shows it: 96.50%
+        return f"{round_half_up(Decimal(value) * 100):.2f}%"  # type: ignore[arg-type]
     return money(value) if kind == "money" else format_number(Decimal(value))  # type: ignore[arg-type]
 
 
@@ -198,7 +200,8 @@ def check_form_rows(ctx: Context) -> Iterator[Finding]:
         cells = [fvs[primary], *(fvs[k] for k in keys if k != primary)]
         if any(f.code == row.code and set(f.cells) == {c.cell for c in cells if c.cell} for f in ctx.scored.findings):
             continue  # the scorer said it already (date-order of a DAYS indicator)
-        kind = "money" if any(types[k] == "money" for k in keys) else ""
+        kind = "money" if any(types[k] == "money" for k in keys) else \
+            "percent" if all(types[k] == "percent" for k in keys) else ""
         dates = isinstance(verdict.left, dt.date)
         shown = {"left": _text(verdict.left, kind), "right": _text(verdict.right, kind),
                  "diff": f"{abs(verdict.diff)} 天" if dates else _text(abs(verdict.diff), kind),  # type: ignore[arg-type]
