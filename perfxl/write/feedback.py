@@ -411,15 +411,12 @@ def write_feedback(batch: BatchResult, input_dir: Path, out: Path | OutputFolder
     from perfxl.write.resend import prefill_for
 
     folder = OutputFolder.of(out)
-    feedback = folder.path("feedback")
     writer = folder.writer()
     tasks: list[tuple[FileResult, Path, str, dict | None]] = []
     paths: list[Path] = []
     for result, unique in _stems(batch):
-        rel = f"feedback/{unique}.xlsx"
+        rel = folder.child("feedback", f"{unique}.xlsx")
         dest = folder.path(rel)
-        if dest.parent.resolve() != feedback.resolve() or dest.name != f"{unique}.xlsx":  # not the link it may be
-            raise ValueError(f"feedback name {unique!r} escapes {feedback}")
         paths.append(dest)
         prefill = prefill_for(result, roster, batch.year) if result.status == "unreadable" else None
         # the result carries the input's sha256 (an unchanged copy is kept); a fresh template

@@ -35,10 +35,9 @@ def write_prefilled(roster: Roster, rubric: Rubric, year: int | None, out_dir: P
         used: set[str] = set()
         for unit in roster.units:
             stem = unique(safe_name(unit.code, unit.name), used)  # codes equal once cleaned for a file name
-            dest = folder.path(f"{stem}.xlsx")
-            if dest.parent.resolve() != folder.root.resolve() or dest.name != f"{stem}.xlsx":
-                raise ValueError(f"template name {stem!r} escapes {folder.root}")
-            with writer.path(folder.target(f"{stem}.xlsx")) as tmp:
+            rel = folder.child("", f"{stem}.xlsx")
+            dest = folder.path(rel)
+            with writer.path(folder.target(rel)) as tmp:
                 write_template(tmp, rubric, year, prefill_values(unit, year))
             written.append(dest)
         folder.finish()
