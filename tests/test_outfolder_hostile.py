@@ -204,3 +204,16 @@ def test_the_closing_table_counts_perfxls_reports_not_the_clerks_notes(inbox, ou
     done = cli("run", inbox, "--out", out)
     assert done.exit_code == 0, done.output
     assert "（2 份）" in next(line for line in done.output.splitlines() if "单位报告" in line)
+
+
+def test_a_template_that_cannot_be_written_exits_2_naming_the_real_path(tmp_path):
+    import subprocess
+    import sys
+
+    where = tmp_path / "模板.xlsx"
+    where.mkdir()  # a folder where the workbook should go
+    done = subprocess.run([sys.executable, "-m", "perfxl", "template", "-o", str(where)],
+                          capture_output=True, text=True, encoding="utf-8")
+    assert done.returncode == 2, done.stderr
+    assert str(where) in done.stderr and ".tmp" not in done.stderr
+    assert "Traceback" not in done.stderr and "内部错误" not in done.stderr

@@ -11,19 +11,12 @@ import typer
 from perfxl import __version__
 from perfxl.cli import usage
 from perfxl.cli.closing import echo as _echo
-from perfxl.cli.closing import print_findings, print_internal_errors, print_set_aside, print_summary
+from perfxl.cli.closing import fail, print_findings, print_internal_errors, print_set_aside, print_summary
 from perfxl.cli.formopt import FormOpt, load_form_option
+from perfxl.write.errors import OutputFolderError
 
-app = typer.Typer(
-    name="perfxl",
-    cls=usage.Group,  # help and usage errors in Chinese
-    help="部门整体支出绩效自评：批量复核单位报回的工作簿，生成报告、反馈件和汇总表。\n\n"
-    "示例：perfxl run examples/returns-2020 --out output",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+app = usage.new_app("perfxl", "部门整体支出绩效自评：批量复核单位报回的工作簿，生成报告、反馈件和汇总表。\n\n"
+                              "示例：perfxl run examples/returns-2020 --out output")
 
 # --year and --jobs are read as text and checked here, so that a bad value gets a Chinese reason and hint
 YearOpt = Annotated[str | None, typer.Option("--year", metavar="年份", help="评价年度（默认取指标体系的年度）。")]
@@ -43,9 +36,7 @@ class UsageError(Exception):
 
 
 def _fail(err: UsageError) -> typer.Exit:
-    _echo(f"错误：{err.reason}", err=True)
-    _echo(f"提示：{err.hint}", err=True)
-    return typer.Exit(2)
+    return fail(err.reason, err.hint)
 
 
 def _jobs(text: str | None) -> int | None:
@@ -135,7 +126,6 @@ def template(
     except UsageError as err:
         raise _fail(err) from err
     if units is not None:
-        from perfxl.write.errors import OutputFolderError
         from perfxl.write.prefill import write_prefilled
 
         try:
@@ -214,7 +204,6 @@ def run(
 
     from perfxl.read.intake import discover
     from perfxl.run.job import BatchRefused, run_job
-    from perfxl.write.errors import OutputFolderError
 
     rows: dict[str, str] = {}  # each adjusted unit's row, to name it when the unit exists nowhere
     try:
@@ -312,6 +301,10 @@ def main() -> None:
             stream.reconfigure(errors="replace")
     try:
         app()  # usage errors and exit codes are typer's; only what escapes a command lands here
+    except OutputFolderError as err:  # the same, already in words (template -o, pre-filled copies, form export)
+        _echo(f"错误：{err}", err=True)
+        _echo(f"提示：{err.hint or '请换一个可写的输出位置，或关闭正在打开该文件的 Excel/WPS 后重新运行'}", err=True)
+        sys.exit(2)
     except OSError as exc:  # the environment, not perfxl: no space, read-only, a file held open …
         from perfxl.write.errors import describe
 

@@ -16,6 +16,13 @@ def echo(text: str, err: bool = False) -> None:
     typer.echo(clean(text), err=err)
 
 
+def fail(reason: str, hint: str) -> typer.Exit:
+    """A usage or configuration error: one line of reason, one of hint; exit 2."""
+    echo(f"错误：{reason}", err=True)
+    echo(f"提示：{hint}", err=True)
+    return typer.Exit(2)
+
+
 def named(finding) -> str:
     """A finding as a clerk reads it: its Chinese name, the code beside it for machines."""
     return f"{finding.title} {finding.code}"

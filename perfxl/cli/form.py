@@ -7,27 +7,11 @@ from typing import Annotated
 
 import typer
 
-from perfxl.terminal import clean
+from perfxl.cli import usage
+from perfxl.cli.closing import echo, fail
 
-form_app = typer.Typer(
-    name="form",
-    help="表单（字段、指标、评分规则和校验）：导出为可在 Excel/WPS 中编辑的表单工作簿，或检查一份表单。\n\n"
-    "示例：perfxl form export gd-dept-2020 -o 表单.xlsx",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-def _echo(text: str, err: bool = False) -> None:
-    typer.echo(clean(text), err=err)
-
-
-def _usage(reason: str, hint: str) -> typer.Exit:
-    _echo(f"错误：{reason}", err=True)
-    _echo(f"提示：{hint}", err=True)
-    return typer.Exit(2)
+form_app = usage.new_app("form", "表单（字段、指标、评分规则和校验）：导出为可在 Excel/WPS 中编辑的表单工作簿，或检查一份表单。\n\n"
+                                  "示例：perfxl form export gd-dept-2020 -o 表单.xlsx")
 
 
 @form_app.command("export", epilog="示例：perfxl form export gd-dept-2020 -o 我市2021年表单.xlsx")
@@ -40,18 +24,18 @@ def export(
     from perfxl.spec.formbook import FormNotFound, load_form, write_form
 
     if out.suffix.lower() != ".xlsx":
-        raise _usage(f"输出文件 {out} 不是 .xlsx", "请用 -o 指定以 .xlsx 结尾的文件名，如 -o 表单.xlsx")
+        raise fail(f"输出文件 {out} 不是 .xlsx", "请用 -o 指定以 .xlsx 结尾的文件名，如 -o 表单.xlsx")
     try:
         form, problems = load_form(form_id)
     except FormNotFound as exc:
-        raise _usage(str(exc), "可用 perfxl form check 检查表单文件，或填内置编号 gd-dept-2020") from exc
+        raise fail(str(exc), "可用 perfxl form check 检查表单文件，或填内置编号 gd-dept-2020") from exc
     if form is None:
         for p in problems:
-            _echo(f"{p.label} {p}")
-        _echo(f"表单 {form_id} 有错误，未导出；请先按上面的提示改正", err=True)
+            echo(f"{p.label} {p}")
+        echo(f"表单 {form_id} 有错误，未导出；请先按上面的提示改正", err=True)
         raise typer.Exit(1)
     if out.parent and not out.parent.is_dir():
-        raise _usage(f"文件夹 {out.parent} 不存在", "请先建立该文件夹，或换一个输出位置")
+        raise fail(f"文件夹 {out.parent} 不存在", "请先建立该文件夹，或换一个输出位置")
     from xlsxwriter.exceptions import FileCreateError
 
     try:
@@ -61,8 +45,8 @@ def export(
 
         cause = exc.args[0] if isinstance(exc, FileCreateError) and exc.args else exc
         why = describe(cause) if isinstance(cause, OSError) else str(cause)
-        raise _usage(f"无法写入 {out}（{why}）", "请换一个可写的位置，或关闭正在打开该文件的 Excel/WPS 后重试") from exc
-    _echo(f"已导出表单 {form.id}：{out}")
+        raise fail(f"无法写入 {out}（{why}）", "请换一个可写的位置，或关闭正在打开该文件的 Excel/WPS 后重试") from exc
+    echo(f"已导出表单 {form.id}：{out}")
 
 
 @form_app.command("check", epilog="示例：perfxl form check 我市2021年表单.xlsx\n\n"
@@ -77,11 +61,11 @@ def check(
     try:
         form, problems = load_form(form_ref)
     except FormNotFound as exc:
-        raise _usage(str(exc), "请检查文件路径，或填内置编号 gd-dept-2020") from exc
+        raise fail(str(exc), "请检查文件路径，或填内置编号 gd-dept-2020") from exc
     for p in problems:
-        _echo(f"{p.label} {p}")
+        echo(f"{p.label} {p}")
     errors = sum(1 for p in problems if p.severity == "error")
     if errors or form is None:
-        _echo(f"共 {errors} 个错误、{len(problems) - errors} 个警告和提示：请按上面的提示改正后重新检查")
+        echo(f"共 {errors} 个错误、{len(problems) - errors} 个警告和提示：请按上面的提示改正后重新检查")
         raise typer.Exit(1)
-    _echo(form.summary())
+    echo(form.summary())

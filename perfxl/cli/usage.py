@@ -286,3 +286,12 @@ def _chinese(group: TyperGroup) -> None:
             cmd.__class__ = Group
         if isinstance(cmd, TyperGroup):
             _chinese(cmd)
+
+
+def new_app(name: str, help: str):
+    """A typer app of perfxl's: help and usage errors in Chinese, -h as --help, no shell completion,
+    no rich tracebacks (main() turns what escapes into one line)."""
+    import typer
+
+    return typer.Typer(name=name, cls=Group, help=help, no_args_is_help=True, add_completion=False,
+                       pretty_exceptions_enable=False, context_settings={"help_option_names": ["-h", "--help"]})

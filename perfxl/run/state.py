@@ -28,8 +28,8 @@ from perfxl.findings import Finding, Reply, Severity
 from perfxl.model import FileResult, IndicatorResult
 from perfxl.read.replies import attach_replies
 from perfxl.spec.rubric import content_hash
-from perfxl.write.atomic import write_text
 from perfxl.write.results import json_value
+from perfxl.write.writer import Writer
 
 STATE_FILE = Path(".perfxl") / "state.jsonl"
 HEADER = "perfxl-state 2"
@@ -313,7 +313,5 @@ class State:
         lines = [HEADER]
         for kind in KINDS:
             lines.extend(f"{kind}\t{key}\t{text}" for key, text in sorted(self._new[kind].items()))
-        if writer is not None:
-            writer.write_text(STATE_FILE.as_posix(), "\n".join(lines), journal=False)
-        else:
-            write_text(self.path, "\n".join(lines))
+        writer = writer or Writer(self.out_dir, managed=False)  # a plain folder (library callers, tests)
+        writer.write_text(STATE_FILE.as_posix(), "\n".join(lines), journal=False)

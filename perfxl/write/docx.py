@@ -32,7 +32,6 @@ from defusedxml.minidom import parseString
 
 from perfxl.model import BatchResult
 from perfxl.ooxml.refs import display_width
-from perfxl.write import atomic
 from perfxl.write.folder import OutputFolder, Writer
 
 REFERENCE = "reference.docx"
@@ -348,7 +347,9 @@ def markdown_to_docx(markdown: str, dest: Path, *, reference: Path | None = None
     raw = _run([pandoc, "--from", READER, "--to", "json", "--shift-heading-level-by=-1"],
                markdown.encode("utf-8"), env)
     ast = adjust(json.loads(raw))
-    with writer.path(rel) if writer is not None else atomic.atomic_path(dest) as tmp:
+    if writer is None:
+        writer, rel = Writer(dest.parent, managed=False), dest.name
+    with writer.path(rel) as tmp:
         _run([pandoc, "--from", "json", "--to", "docx", "--reference-doc", str(reference or reference_docx()),
               "--output", str(tmp)], json.dumps(ast, ensure_ascii=False).encode("utf-8"), env)
         _rewrite_document(tmp)

@@ -22,8 +22,8 @@ from perfxl.spec.expr import parse
 from perfxl.spec.expr_excel import to_excel
 from perfxl.spec.fields import Field
 from perfxl.spec.rubric import Indicator, Rubric
-from perfxl.write.atomic import atomic_path
 from perfxl.write.printing import set_print
+from perfxl.write.writer import Writer
 
 SCORE_HEADERS = ("指标编码", "一级指标", "二级指标", "三级指标", "分值", "评分标准", "指标值",
                  "自评得分", "自评说明（扣分原因/佐证材料）")
@@ -377,7 +377,8 @@ def _names_in(formula: str) -> set[str]:
 def build_template(path: Path, rubric: Rubric, year: int | None = None,
                    prefill: dict[str, object] | None = None) -> None:
     """Write the (optionally pre-filled) workbook to `path`; pre-filled cells are locked."""
-    with atomic_path(Path(path)) as tmp:
+    path = Path(path)
+    with Writer(path.parent, managed=False).path(path.name) as tmp:
         write_template(tmp, rubric, year, prefill)
 
 
