@@ -100,7 +100,7 @@ def write_all(batch: BatchResult, input_dir: Path, out: Path | OutputFolder, sta
               docx: bool = False, jobs: int | None = None, roster=None) -> None:
     """reports/ (Markdown, HTML, optionally Word), feedback/, summary.xlsx, index.html, the state,
     then results.json — whose presence means the run finished (run_job removed the old one).
-    Outputs of units no longer in the batch are removed by the folder's `finish`."""
+    Outputs of units no longer in the batch are pruned just before results.json."""
     from perfxl.write.feedback import write_feedback
     from perfxl.write.html import write_html
     from perfxl.write.report import write_reports
