@@ -5,9 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING, Union
 
 from perfxl.findings import Finding, Reply, Severity
 from perfxl.spec.rubric import Rubric
+
+if TYPE_CHECKING:
+    from perfxl.spec.project import ProjectForm
+
+#: a batch's form: a department rubric (spec §4, §12) or the project form (spec §13)
+Form = Union[Rubric, "ProjectForm"]
 
 BASIC_SHEET = "基础数据表"
 SCORE_SHEET = "评分表"
@@ -67,12 +74,32 @@ class Options:
     #: unit code -> indicator code -> the bureau's adjustment
     adjustments: dict[str, dict[str, Adjustment]] = field(default_factory=dict)
     limits: Limits = Limits()
+    #: the batch's other forms (`--form` repeated, spec §12): each file is read by the form its
+    #: `_meta` names; `rubric` is the first form and the one a file without `_meta` is read by
+    others: tuple[Form, ...] = ()
+    #: the deadline given on the command line (None: each form's own, from `year`)
+    deadline_given: dt.date | None = None
+
+    @property
+    def forms(self) -> tuple[Form, ...]:
+        """Every form of the batch, the first one first."""
+        return (self.rubric, *self.others)
+
+    def form_named(self, form_id: str | None) -> Form | None:
+        """The batch's form of this id, None when the batch has none."""
+        return next((f for f in self.forms if f.id == form_id), None)
+
+    def deadline_for(self, form: Form) -> dt.date:
+        """A form's deadline in this batch: the command line's, else the form's own for `year`."""
+        if form is self.rubric:
+            return self.deadline
+        return self.deadline_given or form.deadline(self.year)
 
     @classmethod
     def for_rubric(cls, rubric: Rubric, year: int | None = None, deadline: dt.date | None = None,
                    **kw) -> Options:
         y = year if year is not None else rubric.year
-        return cls(rubric, y, deadline or rubric.deadline(y), **kw)
+        return cls(rubric, y, deadline or rubric.deadline(y), deadline_given=deadline, **kw)
 
 
 @dataclass
@@ -123,6 +150,9 @@ class Submission:
     findings: list[Finding] = field(default_factory=list)
     #: the 单位答复 of a returned feedback copy's 审核意见 sheet (perfxl.read.replies)
     replies: list[Reply] = field(default_factory=list)
+    #: a project file's project sheets in workbook order (spec §13); `fields` then holds the
+    #: first sheet's header fields (unit_code, unit_name, department, filing_date …)
+    projects: list[ProjectSheet] = field(default_factory=list)
 
     def value(self, key: str) -> object:
         fv = self.fields.get(key)
@@ -134,6 +164,85 @@ class Submission:
         if self.meta and self.meta.get("unit_code"):
             return self.meta["unit_code"]
         return code if isinstance(code, str) else None
+
+
+# -- the project form (spec §13) --------------------------------------------------------------
+
+#: the columns of a project sheet's indicator table, by key (ProjectRow.cells), in template order
+PROJECT_COLUMNS = ("level1", "level2", "name", "direction", "target", "unit", "actual", "weight",
+                   "self_score", "reason")
+
+
+@dataclass
+class ProjectRow:
+    """One indicator row of a project sheet as read: its sheet row and a FieldValue per column
+    key of PROJECT_COLUMNS (level1/level2 already continued from the rows above)."""
+
+    row: int  # 1-based sheet row
+    cells: dict[str, FieldValue] = field(default_factory=dict)
+
+
+@dataclass
+class ProjectSheet:
+    """One project sheet as read: its header, funds and text fields by key (project_name,
+    budget_annual, spent, exec_weight, exec_score, exec_reason, target_text, score_total,
+    grade_self, filing_date …) and its indicator rows in sheet order."""
+
+    sheet: str
+    fields: dict[str, FieldValue] = field(default_factory=dict)
+    rows: list[ProjectRow] = field(default_factory=list)
+
+    def value(self, key: str) -> object:
+        fv = self.fields.get(key)
+        return fv.value if fv else None
+
+
+@dataclass
+class ProjectIndicatorResult:
+    """One indicator row of a project, scored (results.json `projects[].indicators[]`)."""
+
+    row: int
+    level1: str | None = None
+    level2: str | None = None
+    name: str | None = None
+    direction: str | None = None  # "≥", "≤", "=", "定性"
+    target: object = None  # as written (text), e.g. "≥95%"; the number read from it is target_value
+    actual: object = None
+    unit: str | None = None
+    weight: Decimal | None = None
+    self_score: Decimal | None = None
+    reviewed_score: Decimal | None = None
+    applicable: bool | None = True  # None: 无法计算
+    target_value: Decimal | None = None
+    actual_value: Decimal | None = None
+    reason: str | None = None  # 偏差原因分析及改进措施
+
+
+@dataclass
+class ProjectResult:
+    """One project sheet, scored (results.json `projects[]`)."""
+
+    sheet: str
+    project_name: str | None = None
+    budget_annual: Decimal | None = None
+    spent: Decimal | None = None
+    execution_rate: Decimal | None = None
+    execution_self_score: Decimal | None = None
+    execution_score: Decimal | None = None
+    indicators: list[ProjectIndicatorResult] = field(default_factory=list)
+    self_total: Decimal | None = None
+    reviewed_total: Decimal | None = None
+    self_grade: str | None = None
+    reviewed_grade: str | None = None
+    capped_by_execution: bool | None = False
+    #: every header, funds and text value by key (budget_initial, target_text, problems_text …)
+    fields: dict[str, object] = field(default_factory=dict)
+    #: where each of those was read (key -> (sheet, cell))
+    cells: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def count(self, findings: list[Finding], severity: Severity) -> int:
+        """Findings of this project's sheet among a file's findings."""
+        return sum(1 for f in findings if f.sheet == self.sheet and f.severity is severity)
 
 
 @dataclass
@@ -181,6 +290,10 @@ class FileResult:
     key: str | None = None
     #: the unit's replies read from its file; each finding they match carries its own (`reply`)
     replies: list[Reply] = field(default_factory=list)
+    #: the id of the form the file was read by (results.json `"form"`, spec §12)
+    form: str | None = None
+    #: a project file's projects in sheet order (spec §13); empty for a department file
+    projects: list[ProjectResult] = field(default_factory=list)
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity is severity)
