@@ -324,6 +324,8 @@ class BatchResult:
     year: int
     deadline: dt.date
     files: list[FileResult] = field(default_factory=list)
+    #: the batch's other forms (Options.others), each file's by FileResult.form
+    others: tuple[Form, ...] = ()
     not_submitted: list[dict[str, str | None]] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     #: for the operator, not the units: a damaged state line, a history that was reset …
@@ -332,6 +334,20 @@ class BatchResult:
     set_aside: list[tuple[str, str]] = field(default_factory=list)
     #: outputs of an earlier run (unchanged since) that this run no longer makes, so removed
     removed: list[str] = field(default_factory=list)
+
+    @property
+    def forms(self) -> tuple[Form, ...]:
+        """Every form of the batch, the first one first."""
+        return (self.rubric, *self.others)
+
+    def form_of(self, result: FileResult) -> Form:
+        """The form a file was read by (the first form when it names none of the batch's)."""
+        return next((f for f in self.others if f.id == result.form), self.rubric)
+
+    @property
+    def project_files(self) -> list[FileResult]:
+        """The scored files that hold projects (spec §13)."""
+        return [r for r in self.files if r.scored and r.projects]
 
     @property
     def all_findings(self) -> list[Finding]:

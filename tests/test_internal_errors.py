@@ -47,7 +47,7 @@ def _raise(exc: BaseException):
     return boom
 
 
-@pytest.mark.parametrize("where", ["read_submission", "score", "run_checks", "template_findings"])
+@pytest.mark.parametrize("where", ["read_with_forms", "score", "run_checks", "template_findings"])
 def test_a_bug_of_perfxl_is_an_internal_error_not_a_damaged_file(where, monkeypatch, make_return):
     monkeypatch.setattr(pipeline, where, _raise(KeyError("x")))
     result = process_file(make_return("u.xlsx"), "u.xlsx", OPTIONS)
@@ -61,7 +61,7 @@ def test_a_bug_of_perfxl_is_an_internal_error_not_a_damaged_file(where, monkeypa
 
 
 def test_a_bug_is_reported_with_a_short_message(monkeypatch, make_return):
-    monkeypatch.setattr(pipeline, "read_submission", _raise(ValueError("x" * 5000)))
+    monkeypatch.setattr(pipeline, "read_with_forms", _raise(ValueError("x" * 5000)))
     message = process_file(make_return("u.xlsx"), "u.xlsx", OPTIONS).findings[0].message
     assert "ValueError: xxx" in message and len(message) < 500
 
@@ -69,7 +69,7 @@ def test_a_bug_is_reported_with_a_short_message(monkeypatch, make_return):
 def test_memory_error_and_interrupts_are_not_findings(monkeypatch, make_return):
     data = make_return("u.xlsx").read_bytes()
     for exc in (MemoryError(), KeyboardInterrupt()):  # the worker's limit, the operator's Ctrl-C
-        monkeypatch.setattr(pipeline, "read_submission", _raise(exc))
+        monkeypatch.setattr(pipeline, "read_with_forms", _raise(exc))
         with pytest.raises(type(exc)):
             process_bytes(data, "u.xlsx", OPTIONS)
 
@@ -78,7 +78,7 @@ def test_a_rust_panic_in_calamine_is_a_file_it_cannot_read(monkeypatch, make_ret
     class PanicException(BaseException):  # pyo3's, raised by python-calamine on a structure it chokes on
         pass
 
-    monkeypatch.setattr(pipeline, "read_submission", _raise(PanicException("index out of range")))
+    monkeypatch.setattr(pipeline, "read_with_forms", _raise(PanicException("index out of range")))
     result = process_file(make_return("u.xlsx"), "u.xlsx", OPTIONS)
     assert [f.code for f in result.findings] == ["file-unreadable"]
     assert "读取组件无法解析" in result.findings[0].message and "另存为" in result.findings[0].message

@@ -140,7 +140,7 @@ def test_rubric_errors_reach_the_cli_as_exit_2(tmp_path, make_return):
 
 def test_duplicates_compare_modified_times_as_times():
     from perfxl.model import FileResult
-    from perfxl.run.pipeline import resolve_duplicates
+    from perfxl.run.duplicates import resolve_duplicates
 
     def result(name: str, modified: str) -> FileResult:
         return FileResult(file=name, unit_code="U1", fields={"filing_date": None}, modified=modified)

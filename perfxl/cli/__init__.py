@@ -12,7 +12,7 @@ from perfxl import __version__
 from perfxl.cli import usage
 from perfxl.cli.closing import echo as _echo
 from perfxl.cli.closing import fail, print_findings, print_internal_errors, print_set_aside, print_summary
-from perfxl.cli.formopt import FormOpt, load_form_option
+from perfxl.cli.formopt import FormOpt, FormsOpt, load_form_option
 from perfxl.write.errors import OutputFolderError
 
 app = usage.new_app("perfxl", "部门整体支出绩效自评：批量复核单位报回的工作簿，生成报告、反馈件和汇总表。\n\n"
@@ -50,13 +50,17 @@ def _jobs(text: str | None) -> int | None:
     return jobs
 
 
-def _options(form: str, year: str | None, deadline: str | None, **kw):
-    """The batch's options; the form (`--form`, alias `--rubric`) is loaded first, so that a form with
-    errors stops the command (exit 2, every problem listed) before anything else is looked at."""
+def _options(form: str | list[str], year: str | None, deadline: str | None, **kw):
+    """The batch's options; the forms (`--form`, alias `--rubric`, repeated for several) are loaded
+    first, so that a form with errors stops the command (exit 2, every problem listed) before
+    anything else is looked at. The first form is the one a file without `_meta` is read by."""
+    import dataclasses
+
     from perfxl.model import Options
     from perfxl.read.values import parse_date, parse_year
 
-    rub = load_form_option(form).rubric
+    forms = batch_forms([form] if isinstance(form, str) else form or ["gd-dept-2020"])
+    rub = forms[0]
     the_year = None
     if year is not None:
         the_year = parse_year(year).value
@@ -68,7 +72,23 @@ def _options(form: str, year: str | None, deadline: str | None, **kw):
         if due is None:
             raise UsageError(f"截止日期 {deadline!r} 无效",
                              "--deadline 应为日期，如 2021-06-20、2021/6/20、2021.6.20 或 2021年6月20日")
-    return Options.for_rubric(rub, the_year, due, **kw)  # type: ignore[arg-type]
+    opts = Options.for_rubric(rub, the_year, due, **kw)  # type: ignore[arg-type]
+    return dataclasses.replace(opts, others=forms[1:]) if len(forms) > 1 else opts
+
+
+def batch_forms(refs: list[str]) -> tuple:
+    """Each `--form` loaded once (the same id named twice counts once); two different forms
+    with one id are a usage error: a file's `_meta` could not tell them apart."""
+    out: dict[str, object] = {}
+    for ref in refs:
+        loaded = load_form_option(ref)
+        form = getattr(loaded, "rubric", loaded)  # a department Form carries its rubric; the project form is one
+        same = out.get(form.id)
+        if same is not None and same.hash != form.hash:
+            raise UsageError(f"--form 给出了两个编号同为 {form.id} 但内容不同的表单",
+                             "一次运行中每个表单编号只能对应一个表单；请删去其中一个 --form，或修改其中一个表单的编号")
+        out.setdefault(form.id, form)
+    return tuple(out.values())
 
 
 ROSTER_HINT = ("名单须为 .xlsx 或 .csv（UTF-8 或 GB18030 编码），含“单位编码”“单位名称”列，可选“主管部门”"
@@ -143,7 +163,7 @@ def template(
 @app.command(cls=usage.Command, epilog="示例：perfxl check examples/returns-2020")
 def check(
     paths: Annotated[list[Path], typer.Argument(metavar="路径", help="要检查的文件或文件夹。", show_default=False)],
-    form: FormOpt = "gd-dept-2020",
+    form: FormsOpt = None,
     year: YearOpt = None,
     deadline: DeadlineOpt = None,
     jobs: JobsOpt = None,
@@ -186,7 +206,7 @@ def run(
     folder: Annotated[Path, typer.Argument(metavar="文件夹", help="存放报回文件的文件夹（含子文件夹）。",
                                            show_default=False)],
     out: Annotated[Path, typer.Option("-o", "--out", metavar="文件夹", help="输出文件夹。")] = Path("output"),
-    form: FormOpt = "gd-dept-2020",
+    form: FormsOpt = None,
     year: YearOpt = None,
     deadline: DeadlineOpt = None,
     jobs: JobsOpt = None,

@@ -19,6 +19,11 @@ FormOpt = Annotated[str, typer.Option(
     "--form", "--rubric", metavar="表单",
     help="表单：内置编号（如 gd-dept-2020）、表单工作簿（.xlsx，可由 perfxl form export 导出后修改）"
          "或指标体系 TOML 文件；--rubric 与之相同。")]
+FormsOpt = Annotated[list[str] | None, typer.Option(
+    "--form", "--rubric", metavar="表单",
+    help="表单：内置编号（如 gd-dept-2020、proj-2020）、表单工作簿（.xlsx，可由 perfxl form export 导出后修改）"
+         "或指标体系 TOML 文件；可重复给出，每个文件按其模板标识（_meta）中的表单读取，未标识的按第一个；"
+         "--rubric 与之相同。不写为 gd-dept-2020。", show_default=False)]
 FORM_HINT = "--form 可填内置编号（如 gd-dept-2020）、表单工作簿（.xlsx）或指标体系 TOML 文件的路径"
 
 
@@ -45,9 +50,9 @@ def load_form_option(ref: str) -> Form:
             echo(f"{p.label} {p}", err=True)
         raise _stop(f"表单 {ref} 有 {errors or len(problems)} 个错误，未读取任何文件",
                     f"请按上面的提示改正表单，可用 perfxl form check {ref} 检查；{FORM_HINT}")
-    if form.kind != "部门整体":
-        raise _stop(f"表单 {ref} 的表式为“{form.kind}”，本版本只能按“部门整体”表式生成模板和复核",
-                    "请在表单“设置”页把表式改为 部门整体，或等待支持该表式的新版本")
+    if form.kind != "部门整体" and hasattr(form, "rubric"):  # a workbook of 项目支出: only the built-in proj-2020 is one
+        raise _stop(f"表单 {ref} 的表式为“{form.kind}”，本版本只能按“部门整体”表式读取表单工作簿",
+                    "项目支出表请用内置表单 --form proj-2020；或在表单“设置”页把表式改为 部门整体")
     for p in problems:
         if p.severity == "warning":
             echo(f"{p.label} {p}", err=True)

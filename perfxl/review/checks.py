@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -54,15 +54,17 @@ def _label(ctx: Context, key: str) -> str:
     return ctx.rubric.fields[key].label
 
 
-def template_findings(sub: Submission, rubric: Rubric) -> list[Finding]:
-    """`_meta` against the batch: template-mismatch (file not scored) or meta-missing."""
+def template_findings(sub: Submission, rubric: Rubric, forms: Sequence = ()) -> list[Finding]:
+    """`_meta` against the form that read the file (`rubric`; `forms` all of the batch's):
+    template-mismatch (file not scored) or meta-missing."""
     meta = sub.meta
     if meta is None:
         return [Finding("meta-missing", "工作簿中没有模板标识页（_meta），可能是复制到新工作簿中填报的；"
                         f"已按本批次指标体系 {rubric.id} 读取和评分，请核对各项是否读取正确")]
     problems: list[tuple[str, str]] = []  # (_meta key, what differs)
     if meta.get("rubric_id") != rubric.id:
-        problems.append(("rubric_id", f"指标体系为 {meta.get('rubric_id') or '空'}，本批次为 {rubric.id}"))
+        ids = "、".join(f.id for f in forms) if len(forms) > 1 else rubric.id
+        problems.append(("rubric_id", f"指标体系为 {meta.get('rubric_id') or '空'}，本批次为 {ids}"))
     elif meta.get("rubric_hash") != rubric.hash:
         problems.append(("rubric_hash", "指标体系的分值或评分规则与本批次不同"))
     major = str(meta.get("format_version", "")).split(".")[0]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import stat
 from collections.abc import Callable, Iterable
@@ -13,9 +12,11 @@ from perfxl.model import UNREADABLE_CODES, BatchResult, FileResult, Options, Sub
 from perfxl.read.badfile import file_problem, is_panic
 from perfxl.read.intake import Candidate, discover, sniff
 from perfxl.read.replies import attach_replies
-from perfxl.read.workbook import enough_fields, read_submission
+from perfxl.read.submission import read_with_forms
+from perfxl.read.workbook import enough_fields
 from perfxl.review.checks import Context, run_checks, template_findings
 from perfxl.review.scoring import score
+from perfxl.run.duplicates import resolve_duplicates
 from perfxl.run.state import State, cache_key, options_fingerprint
 from perfxl.run.worker import internal_error
 from perfxl.write.errors import describe as describe_os
@@ -54,18 +55,52 @@ def _unreadable(rel: str, code: str, message: str, **kw) -> FileResult:
     return FileResult(file=rel, status="unreadable", findings=[Finding(code, message, file=rel)], **kw)
 
 
-def evaluate(sub: Submission, options: Options, rel: str) -> FileResult:
-    """Score and check a Submission that was read; each finding carries the unit's reply to it
-    when the file is a returned feedback copy."""
-    result = _evaluate(sub, options, rel)
+def evaluate(sub: Submission, options: Options, rel: str, form=None) -> FileResult:
+    """Score and check a Submission that was read by `form` (the batch's first form by default);
+    each finding carries the unit's reply to it when the file is a returned feedback copy."""
+    form = options.rubric if form is None else form
+    if getattr(form, "kind", "部门整体") == "项目支出":
+        result = _evaluate_projects(sub, options, rel, form)
+    else:
+        result = _evaluate(sub, options, rel, form)
+    result.form = form.id
     result.replies = list(sub.replies)
     result.findings, _ = attach_replies(result.findings, result.replies)
     return result
 
 
-def _evaluate(sub: Submission, options: Options, rel: str) -> FileResult:
-    rubric = options.rubric
-    meta_findings = template_findings(sub, rubric)
+def _evaluate_projects(sub: Submission, options: Options, rel: str, form) -> FileResult:
+    """A project file (spec §13): every project sheet scored and checked."""
+    from perfxl.review.project import review_projects
+
+    meta_findings = template_findings(sub, form, options.forms)
+    result = FileResult(file=rel, format=sub.format)
+    result.unit_code = sub.unit_code
+    result.unit_name = sub.value("unit_name")  # type: ignore[assignment]
+    result.department = sub.value("department")  # type: ignore[assignment]
+    if any(f.code == "template-mismatch" for f in meta_findings):
+        result.status = "unreadable"
+        result.findings = [f.located(rel, result.unit_code) for f in meta_findings]
+        return result
+    if not sub.projects:
+        result.status = "unreadable"
+        result.findings = [Finding("not-a-template",
+                                   "未找到填有“项目名称”的项目工作表：该文件不是本次下发的项目支出绩效自评模板，"
+                                   "请使用下发的模板填报（每个项目一张工作表）", file=rel)]
+        return result
+    projects, found = review_projects(sub, form, options.deadline_for(form))
+    findings = _unique([*sub.findings, *meta_findings, *found])
+    result.findings = [f.located(rel, result.unit_code) for f in _sorted(findings)]
+    result.status = _status(result.findings)
+    result.fields = _field_values(sub)
+    result.cells = {k: (fv.sheet, fv.cell) for k, fv in sub.fields.items() if fv.cell}
+    result.projects = projects
+    return result
+
+
+def _evaluate(sub: Submission, options: Options, rel: str, rubric) -> FileResult:
+    deadline = options.deadline_for(rubric)
+    meta_findings = template_findings(sub, rubric, options.forms)
     result = FileResult(file=rel, format=sub.format)
     result.unit_code = sub.unit_code
     result.unit_name = sub.value("unit_name")  # type: ignore[assignment]
@@ -81,8 +116,8 @@ def _evaluate(sub: Submission, options: Options, rel: str) -> FileResult:
                                    "自评模板，请使用下发的模板填报", file=rel)]
         return result
     adjustments = options.adjustments.get(result.unit_code or "", {})
-    scored = score(sub, rubric, options.deadline, adjustments)
-    ctx = Context(sub, scored, rubric, options.year, options.deadline)
+    scored = score(sub, rubric, deadline, adjustments)
+    ctx = Context(sub, scored, rubric, options.year, deadline)
     findings = _unique([*sub.findings, *meta_findings, *scored.findings, *run_checks(ctx)])
     result.findings = [f.located(rel, result.unit_code) for f in _sorted(findings)]
     result.status = _status(result.findings)
@@ -103,7 +138,7 @@ def process_bytes(data: bytes, rel: str, options: Options) -> FileResult:
     try:
         parts: dict[str, bytes] = {}
         fmt = sniff(data, options.limits, parts)
-        sub, modified = read_submission(data, fmt, options.rubric, rel, options.limits.rows, parts)
+        sub, modified, form = read_with_forms(data, fmt, options.forms, rel, options.limits.rows, parts)
     except MemoryError:
         raise
     except BaseException as exc:  # BaseException: python-calamine's Rust panics are not Exceptions
@@ -114,7 +149,7 @@ def process_bytes(data: bytes, rel: str, options: Options) -> FileResult:
             raise  # KeyboardInterrupt, SystemExit
         return internal_error(rel, exc)
     try:
-        result = evaluate(sub, options, rel)
+        result = evaluate(sub, options, rel, form)
     except MemoryError:
         raise
     except Exception as exc:  # scoring and checks only see values already read: any failure is ours
@@ -141,45 +176,6 @@ def ignored(candidate: Candidate) -> FileResult:
     else:
         message, code = f"{candidate.ignore}，已忽略", "ignored-file"
     return FileResult(file=candidate.rel, status="ignored", findings=[Finding(code, message, file=candidate.rel)])
-
-
-def _modified(r: FileResult) -> dt.datetime:
-    """docProps/core.xml's dcterms:modified as an aware time (strings with other offsets or
-    fractions of a second would not compare); unknown or unparseable is the earliest."""
-    try:
-        when = dt.datetime.fromisoformat(r.modified or "")
-    except ValueError:
-        return dt.datetime.min.replace(tzinfo=dt.UTC)
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-
-
-def _duplicate_key(r: FileResult) -> tuple:
-    filing = r.fields.get("filing_date")
-    return (filing if isinstance(filing, dt.date) else dt.date.min, _modified(r), r.file)
-
-
-def resolve_duplicates(results: list[FileResult]) -> None:
-    """Spec §6: per unit code keep the latest filing date, then core.xml modified, then path."""
-    groups: dict[str, list[FileResult]] = {}
-    for r in results:
-        if r.scored and r.unit_code:
-            groups.setdefault(r.unit_code, []).append(r)
-    for code, group in groups.items():
-        if len(group) < 2:
-            continue
-        group.sort(key=_duplicate_key, reverse=True)
-        kept, others = group[0], group[1:]
-        listed = "、".join(o.file for o in others)
-        kept.findings.append(Finding(
-            "duplicate-submission", f"单位 {code} 报送了 {len(group)} 个文件；采用本文件（{kept.file}），"
-            f"其余文件已忽略：{listed}", file=kept.file, unit_code=code))
-        for o in others:
-            # superseded: no scores, report, feedback or 指标得分 row (spec §6)
-            o.status, o.indicators, o.rescaled = "duplicate", [], False
-            o.self_total = o.reviewed_total = o.self_grade = o.reviewed_grade = None
-            o.findings = [Finding("duplicate-submission",
-                                  f"单位 {code} 报送了 {len(group)} 个文件；本文件已被 {kept.file} 取代，不再审核",
-                                  file=o.file, unit_code=code)]
 
 
 def summary_order(r: FileResult) -> tuple:
@@ -214,7 +210,7 @@ def run_candidates(candidates: list[Candidate], options: Options, progress: Call
 
     if any(not c.ignore for c in candidates):
         warm_up()  # the worker processes' server imports perfxl while the files are hashed
-    batch = BatchResult(options.rubric, options.year, options.deadline)
+    batch = BatchResult(options.rubric, options.year, options.deadline, others=options.others)
     todo: list[Candidate] = []
     fingerprint = options_fingerprint(options) if state is not None else ""
     if state is not None:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from perfxl import __version__
 from perfxl.findings import Finding, Reply, Severity
-from perfxl.model import FileResult, IndicatorResult
+from perfxl.model import FileResult, IndicatorResult, ProjectIndicatorResult, ProjectResult
 from perfxl.read.replies import attach_replies
 from perfxl.spec.rubric import content_hash
 from perfxl.write.results import json_value
@@ -91,7 +91,22 @@ def dump_result(r: FileResult) -> dict:
                          **({"entry": [f.entry[0].value, f.entry[1]]} if f.entry is not None else {})}
                         for f in r.findings]
     data["replies"] = [{"code": x.code, "sheet": x.sheet, "cell": x.cell, "text": x.text} for x in r.replies]
+    data["projects"] = [_dump_project(p) for p in r.projects]
     return data
+
+
+def _dump_project(p: ProjectResult) -> dict:
+    data = {name: _enc(value) for name, value in p.__dict__.items()}
+    data["indicators"] = [{k: _enc(v) for k, v in i.__dict__.items()} for i in p.indicators]
+    data["cells"] = {k: list(v) for k, v in p.cells.items()}
+    return data
+
+
+def _load_project(d: dict) -> ProjectResult:
+    d = dict(d)
+    d["indicators"] = [ProjectIndicatorResult(**i) for i in d["indicators"]]
+    d["cells"] = {k: tuple(v) for k, v in d["cells"].items()}
+    return ProjectResult(**d)
 
 
 def _entry(raw: object) -> tuple[Severity, str] | None:
@@ -108,6 +123,7 @@ def load_result(data: dict, decoded: bool = False) -> FileResult:
                      for f in d["findings"]]  # type: ignore[index]
     d["replies"] = [Reply(**x) for x in d.get("replies", [])]  # type: ignore[union-attr]
     d["cells"] = {k: tuple(v) for k, v in d["cells"].items()}  # type: ignore[index]
+    d["projects"] = [_load_project(p) for p in d.get("projects", [])]  # type: ignore[union-attr]
     return FileResult(**d)  # type: ignore[arg-type]
 
 
@@ -131,11 +147,17 @@ def options_fingerprint(options) -> str:
     adjustments = {u: {c: [str(a.score), a.reason] for c, a in sorted(adj.items())}
                    for u, adj in sorted(options.adjustments.items())}
     # the form's fields and wording too: a label renamed or a field added in a form workbook must be read again
-    text = json.dumps({"rubric": options.rubric.hash, "form": content_hash(options.rubric), "year": options.year,
+    forms = {"others": [[f.id, f.hash, _content(f)] for f in options.others]} if options.others else {}
+    text = json.dumps({"rubric": options.rubric.hash, "form": content_hash(options.rubric), "year": options.year, **forms,
                        "deadline": options.deadline.isoformat(),
                        "limits": dataclasses.asdict(options.limits), "adjustments": adjustments,
                        "code": code_fingerprint()}, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _content(form) -> str:
+    """A form's whole content (a department rubric's fields and wording; the project form's own hash)."""
+    return content_hash(form) if hasattr(form, "indicators") else form.hash
 
 
 def cache_key(sha256: str, rel: str, fingerprint: str) -> str:

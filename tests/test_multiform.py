@@ -1,0 +1,120 @@
+"""Several forms in one batch (spec §12): `--form` repeated, each file read by the form its `_meta` names."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from pathlib import Path
+
+import openpyxl
+import pytest
+from conftest import RUBRIC, good_values
+from typer.testing import CliRunner
+
+from perfxl.cli import app
+from perfxl.model import Options
+from perfxl.read.intake import discover
+from perfxl.run.pipeline import run_candidates
+from perfxl.write.fill import fill_workbook
+from perfxl.write.template import build_template
+
+#: a second department form: another id and a later deadline (7月20日), the same fields and indicators
+OTHER = dataclasses.replace(RUBRIC, id="other-dept-2020", name="另一部门整体支出表",
+                            deadline_rule={"year_offset": 1, "month": 7, "day": 20})
+GD_TOML = Path(__file__).resolve().parent.parent / "perfxl" / "spec" / "rubrics" / "gd-dept-2020.toml"
+LATE_FOR_GD = dt.date(2021, 6, 25)  # after 6月20日, before 7月20日
+
+
+@pytest.fixture(scope="module")
+def inbox(tmp_path_factory):
+    root = tmp_path_factory.mktemp("multi")
+    gd_t, other_t = root / "gd.xlsx", root / "other.xlsx"
+    build_template(gd_t, RUBRIC)
+    build_template(other_t, OTHER)
+    box = root / "inbox"
+    box.mkdir()
+    fill_workbook(gd_t, {**good_values(), "unit_code": "U1", "filing_date": LATE_FOR_GD}, box / "gd-U1.xlsx")
+    # the same unit in the other form: never a duplicate of its gd-dept-2020 file
+    fill_workbook(other_t, {**good_values(), "unit_code": "U1", "filing_date": LATE_FOR_GD}, box / "other-U1.xlsx")
+    fill_workbook(gd_t, {**good_values(), "unit_code": "U2"}, box / "unknown-U2.xlsx")
+    wb = openpyxl.load_workbook(box / "unknown-U2.xlsx")
+    meta = wb["_meta"]
+    for row in meta.iter_rows():
+        if row[0].value == "rubric_id":
+            row[1].value = "no-such-form"
+    wb.save(box / "unknown-U2.xlsx")
+    fill_workbook(other_t, {**good_values(), "unit_code": "U3"}, box / "nometa-U3.xlsx")
+    wb = openpyxl.load_workbook(box / "nometa-U3.xlsx")
+    del wb["_meta"]
+    wb.save(box / "nometa-U3.xlsx")
+    return box
+
+
+def _by_file(batch):
+    return {r.file: r for r in batch.files}
+
+
+def test_each_file_is_read_by_the_form_its_meta_names(inbox):
+    opts = dataclasses.replace(Options.for_rubric(RUBRIC), others=(OTHER,))
+    files = _by_file(run_candidates(discover(inbox), opts, jobs=1))
+    gd, other = files["gd-U1.xlsx"], files["other-U1.xlsx"]
+    assert (gd.form, other.form) == ("gd-dept-2020", "other-dept-2020")
+    # each by its own deadline: late for gd-dept-2020 (6月20日), in time for the other (7月20日)
+    assert "late-submission" in {f.code for f in gd.findings}
+    assert "late-submission" not in {f.code for f in other.findings}
+    assert gd.status == other.status == "reviewed"
+    assert "duplicate-submission" not in {f.code for r in (gd, other) for f in r.findings}
+
+
+def test_a_form_the_batch_lacks_is_a_template_mismatch_naming_the_batch_forms(inbox):
+    opts = dataclasses.replace(Options.for_rubric(RUBRIC), others=(OTHER,))
+    unknown = _by_file(run_candidates(discover(inbox), opts, jobs=1))["unknown-U2.xlsx"]
+    assert unknown.status == "unreadable"
+    [mismatch] = [f for f in unknown.findings if f.code == "template-mismatch"]
+    assert "no-such-form" in mismatch.message and "gd-dept-2020、other-dept-2020" in mismatch.message
+    assert mismatch.sheet == "_meta" and mismatch.cells
+
+
+def test_a_file_without_meta_is_read_by_the_first_form(inbox):
+    for first, others in ((RUBRIC, (OTHER,)), (OTHER, (RUBRIC,))):
+        opts = dataclasses.replace(Options.for_rubric(first), others=others)
+        nometa = _by_file(run_candidates(discover(inbox), opts, jobs=1))["nometa-U3.xlsx"]
+        assert nometa.form == first.id
+        assert "meta-missing" in {f.code for f in nometa.findings}
+
+
+def test_the_same_unit_twice_in_one_form_is_still_a_duplicate(inbox, tmp_path):
+    box = tmp_path / "dups"
+    box.mkdir()
+    for name in ("gd-U1.xlsx", "other-U1.xlsx"):
+        (box / name).write_bytes((inbox / name).read_bytes())
+    (box / "gd-U1-again.xlsx").write_bytes((inbox / "gd-U1.xlsx").read_bytes())
+    opts = dataclasses.replace(Options.for_rubric(RUBRIC), others=(OTHER,))
+    files = _by_file(run_candidates(discover(box), opts, jobs=1))
+    statuses = {name: r.status for name, r in files.items()}
+    assert sorted(statuses.values()) == ["duplicate", "reviewed", "reviewed"]
+    assert statuses["other-U1.xlsx"] == "reviewed"
+
+
+def test_cli_takes_form_repeated(inbox, tmp_path):
+    toml = tmp_path / "other.toml"
+    text = GD_TOML.read_text("utf-8")
+    text = text.replace('id = "gd-dept-2020"', 'id = "other-dept-2020"').replace(
+        "deadline = { year_offset = 1, month = 6, day = 20 }", "deadline = { year_offset = 1, month = 7, day = 20 }")
+    toml.write_text(text, "utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(inbox), "--out", str(out), "--form", "gd-dept-2020", "--form", str(toml)])
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / "results.json").read_text("utf-8"))
+    forms = {f["file"]: f.get("form") for f in data["files"]}
+    assert forms["gd-U1.xlsx"] == "gd-dept-2020" and forms["other-U1.xlsx"] == "other-dept-2020"
+
+
+def test_two_different_forms_with_one_id_are_refused(tmp_path):
+    toml = tmp_path / "same-id.toml"
+    text = GD_TOML.read_text("utf-8").replace("{ min = 90, label = \"优秀\" }", "{ min = 85, label = \"优秀\" }")
+    toml.write_text(text, "utf-8")
+    result = CliRunner().invoke(app, ["check", str(tmp_path), "--form", "gd-dept-2020", "--form", str(toml)])
+    assert result.exit_code == 2
+    assert "两个编号同为 gd-dept-2020" in result.output and "提示：" in result.output and "Traceback" not in result.output
