@@ -36,6 +36,9 @@ def print_findings(batch) -> None:
         if r.reviewed_total is not None:
             head += f"  核定 {r.reviewed_total} 分 {r.reviewed_grade}"
         echo(head)
+        for p in r.projects:  # a project file (spec §13): each project's total on a line of its own
+            total = f"核定 {p.reviewed_total} 分 {p.reviewed_grade}" if p.reviewed_total is not None else "未定级"
+            echo(f"  项目 {p.sheet}「{p.project_name or '未填项目名称'}」 {total}")
         for f in r.findings:
             where = f"{f.sheet}!{f.cell}" if f.sheet and f.cell else (f.sheet or "")
             echo(f"  {Severity(f.severity).label} {f.title}（{f.code}） {where} {f.message}")
@@ -91,15 +94,23 @@ def print_summary(batch, out: Path, roster=None) -> None:
     from perfxl.model import STATUS_ORDER
 
     statuses = Counter(r.status_label for r in batch.files)
-    scored = [r for r in batch.files if r.scored]
+    scored = [r for r in batch.files if r.scored and not r.projects]
     grades = Counter(r.reviewed_grade or "未定级" for r in scored)
+    projects = [p for r in batch.files if r.scored for p in r.projects]
     console = Console(highlight=False, soft_wrap=True, markup=False)  # unit names are text, not markup
 
     def say(text: str) -> None:  # unit and file names may hold escape sequences
         console.print(clean(text))
 
-    say(f"{batch.year}年度部门整体支出绩效自评复核：指标体系 {batch.rubric.id}，"
-        f"报送截止 {batch.deadline.isoformat()}")
+    used = {r.form for r in batch.files}
+    shown = [f for f in batch.forms if f is batch.rubric or f.id in used]
+    if len(shown) == 1:
+        say(f"{batch.year}年度部门整体支出绩效自评复核：指标体系 {batch.rubric.id}，"
+            f"报送截止 {batch.deadline.isoformat()}")
+    else:  # several forms (spec §12): each with its own deadline
+        forms = "；".join(f"{f.id}（{getattr(f, 'kind', '部门整体')}，报送截止 "
+                         f"{(batch.deadline if f is batch.rubric else f.deadline(batch.year)).isoformat()}）" for f in shown)
+        say(f"{batch.year}年度绩效自评复核：表单 {forms}")
     table = Table(show_header=True)
     table.add_column("项目")
     table.add_column("数量", justify="right")
@@ -111,6 +122,13 @@ def print_summary(batch, out: Path, roster=None) -> None:
     for label in (*batch.rubric.grade_labels, "未定级"):
         if grades.get(label):
             table.add_row(f"  {label}", str(grades[label]))
+    if projects:
+        table.add_row("已评分项目", str(len(projects)))
+        by_grade = Counter(p.reviewed_grade or "未定级" for p in projects)
+        for label in dict.fromkeys([*(g for f in batch.forms if getattr(f, "kind", "") == "项目支出"
+                                      for g in f.grade_labels), *by_grade, "未定级"]):
+            if by_grade.get(label):
+                table.add_row(f"  {label}", str(by_grade[label]))
     if batch.not_submitted:
         table.add_row("未报送单位（名单内）", str(len(batch.not_submitted)))
     if roster is not None:
