@@ -139,7 +139,7 @@ def apply_roster(batch: BatchResult, roster: Roster) -> None:
         if unit is None:
             _add(result, [_unknown(result, roster)])
         else:
-            _add(result, ledger_findings(result, unit, batch.rubric.fields))
+            _add(result, ledger_findings(result, unit, batch.form_of(result).fields))
 
 
 # -- who must send again -------------------------------------------------------------------
