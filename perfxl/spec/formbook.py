@@ -15,6 +15,7 @@ from perfxl.spec.fields import Field, Section
 from perfxl.spec.form import Check, Form, Problem, builtin_form, load_checks
 from perfxl.spec.formbook_export import write_form
 from perfxl.spec.formbook_read import read_form
+from perfxl.spec.project import ProjectForm, builtin_form_ids, builtin_project_form, project_form_ids
 from perfxl.spec.rubric import Rubric, RubricError, builtin_ids, parse_rubric
 
 __all__ = ["WORKBOOK_SUFFIXES", "FormNotFound", "export_form", "load_form", "read_form", "write_form"]
@@ -39,15 +40,18 @@ def export_form(rubric: Rubric, fields: Iterable[Section] | Mapping[str, Field],
     write_form(Form(rubric=rubric, sections=sections, checks=tuple(checks), kind=kind), path)
 
 
-def load_form(ref: str | Path) -> tuple[Form | None, list[Problem]]:
-    """A form by built-in id, form workbook or rubric TOML (with optional [[check]] tables), and its
-    problems; the Form is None when a problem is an error. Raises FormNotFound for a missing file."""
+def load_form(ref: str | Path) -> tuple[Form | ProjectForm | None, list[Problem]]:
+    """A form by built-in id (a project form's too: a ProjectForm, spec §13), form workbook or rubric
+    TOML (with optional [[check]] tables), and its problems; the Form is None when a problem is an
+    error. Raises FormNotFound for a missing file."""
     text = str(ref)
     if text in builtin_ids():
         return builtin_form(text), []
+    if text in project_form_ids():
+        return builtin_project_form(text), []
     path = Path(ref)
     if not path.is_file():
-        raise FormNotFound(f"找不到表单 {text}：既不是内置编号（{'、'.join(builtin_ids())}）也不是文件")
+        raise FormNotFound(f"找不到表单 {text}：既不是内置编号（{'、'.join(builtin_form_ids())}）也不是文件")
     if path.suffix.lower() in WORKBOOK_SUFFIXES:
         return read_form(path)
     if path.suffix.lower() != ".toml":
