@@ -18,13 +18,12 @@ from importlib import resources
 from perfxl.findings import CATALOGUE
 from perfxl.spec.checkrow import Check
 from perfxl.spec.expr import Condition, ExprError, check, parse_condition
+from perfxl.spec.fields import REQUIRED_FIELDS as REQUIRED_FIELDS  # re-exported: the form's rule
 from perfxl.spec.fields import Field, Section
-from perfxl.spec.rubric import Rubric, load_rubric
+from perfxl.spec.rubric import Rubric, RubricError, builtin_ids, load_rubric, parse_rubric
 
 SEVERITIES = {"error": "错误", "warning": "警告", "info": "提示"}
 FORM_KINDS = ("部门整体", "项目支出")
-#: fields whose roles are fixed (identity, year check, lateness): every form has them, with these types
-REQUIRED_FIELDS = {"unit_code": "code", "unit_name": "text", "eval_year": "year", "filing_date": "date"}
 CHECK_CODE = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*\Z")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
@@ -147,16 +146,76 @@ def load_checks(text: str, source: str, types: Mapping[str, str]) -> tuple[tuple
     return tuple(checks), problems
 
 
+def load_level1(raw: object, rubric: Rubric, source: str) -> tuple[tuple[tuple[str, Decimal], ...], list[Problem]]:
+    """A TOML form's `[level1]` table (一级指标 = 分值, the 设置 row 一级分值), checked against its indicators."""
+    if raw is None:
+        return (), []
+    if not isinstance(raw, dict) or not raw:
+        return (), [Problem("[level1] 应写成“\"一级指标\" = 分值”，如 \"投入\" = 20", source)]
+    sums: dict[str, Decimal] = {}
+    for ind in rubric.indicators:
+        sums[ind.level1] = sums.get(ind.level1, Decimal(0)) + ind.weight
+    out, problems = [], []
+    for name, points in raw.items():
+        if isinstance(points, bool) or not isinstance(points, int | Decimal):
+            problems.append(Problem(f"[level1] 中“{name}”的分值 {points!r} 不是数字", source))
+        elif name not in sums:
+            problems.append(Problem(f"[level1] 中的“{name}”不是指标中的一级指标，可用：{'、'.join(sums)}", source))
+        elif sums[name] != points:
+            problems.append(Problem(f"一级指标“{name}”各指标分值之和为 {sums[name]:f}，[level1] 写的是 {points}，请核对",
+                                    source))
+        else:
+            out.append((name, Decimal(points)))
+    problems += [Problem(f"[level1] 没有写“{name}”，请补上，如 \"{name}\" = {total:f}", source)
+                 for name, total in sums.items() if name not in raw]
+    return tuple(out), problems
+
+
+def toml_form(text: str, source: str, more_checks: str = "", checks_source: str = "",
+              builtin: bool = False) -> tuple[Form | None, list[Problem]]:
+    """A form written in TOML: the rubric, its own `[[section]]` fields when it has them (else the
+    built-in list), its `[[check]]` rows (inline, and `more_checks`: a sibling .checks.toml's text)
+    and `[level1]` totals. A file that is not `builtin` and has no rows keeps the built-in
+    cross-checks (checks None); the Form is None when a problem is an error."""
+    try:
+        rubric = parse_rubric(text, source)
+    except RubricError as exc:
+        return None, [Problem(str(exc))]
+    name = source.replace("\\", "/").rsplit("/", 1)[-1]
+    types = {k: f.type for k, f in rubric.fields.items()}
+    checks, problems = load_checks(text, name, types)
+    if more_checks:
+        more, found = load_checks(more_checks, checks_source, types)
+        checks, problems = checks + more, problems + found
+    level1, found = load_level1(tomllib.loads(text, parse_float=Decimal).get("level1"), rubric, name)
+    problems += found
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    rows = checks if checks or builtin else None
+    return Form(rubric=dataclasses.replace(rubric, checks=rows), sections=rubric.sections, checks=checks,
+                level1_totals=level1), problems
+
+
 @cache
 def builtin_form(form_id: str) -> Form:
-    """A built-in form: its rubric (with its fields: the global list) and its 校验 rows (when it has any)."""
-    rubric = load_rubric(form_id)
-    secs = rubric.sections
-    checks: tuple[Check, ...] = ()
-    res = resources.files("perfxl.spec").joinpath(f"{form_id}.checks.toml")
-    if res.is_file():
-        checks, problems = load_checks(res.read_text("utf-8"), res.name, {f.key: f.type for s in secs for f in s.fields})
-        if problems:  # a built-in is ours: a broken one is our bug, not the clerk's
-            raise ValueError("; ".join(map(str, problems)))
-    return Form(rubric=dataclasses.replace(rubric, checks=checks), sections=secs, checks=checks)
+    """A built-in form: its TOML in perfxl/spec/rubrics (with its own fields, or the global list) and
+    its 校验 rows (inline, or in `<id>.checks.toml` beside it or in perfxl/spec)."""
+    if form_id not in builtin_ids():
+        return _plain_form(form_id)
+    text = resources.files("perfxl.spec.rubrics").joinpath(f"{form_id}.toml").read_text("utf-8")
+    more, more_source = "", ""
+    for package in ("perfxl.spec.rubrics", "perfxl.spec"):
+        res = resources.files(package).joinpath(f"{form_id}.checks.toml")
+        if res.is_file():
+            more, more_source = res.read_text("utf-8"), res.name
+            break
+    form, problems = toml_form(text, f"{form_id}.toml", more, more_source, builtin=True)
+    if form is None or problems:  # a built-in is ours: a broken one is our bug, not the clerk's
+        raise ValueError("; ".join(map(str, problems)))
+    return form
 
+
+def _plain_form(ref: str) -> Form:
+    """A rubric by path as load_rubric reads it, with its fields and no rows of its own."""
+    rubric = load_rubric(ref)
+    return Form(rubric=dataclasses.replace(rubric, checks=()), sections=rubric.sections, checks=())

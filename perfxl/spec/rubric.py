@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 from perfxl.spec.checkrow import Check
-from perfxl.spec.fields import Field, Section, sections
+from perfxl.spec.fields import Field, FieldsError, Section, parse_sections, sections
 
 RULE_KINDS = ("manual", "bands", "linear", "proportional", "days_within", "days_late")
 VALUE_KINDS = {
@@ -327,8 +327,8 @@ def _notice(raw: object, source: str, text: str) -> Notice | None:
 
 
 def parse_rubric(text: str, source: str = "<rubric>", field_sections: tuple[Section, ...] | None = None) -> Rubric:
-    """Parse and validate rubric TOML text; its formulas may name the fields of `field_sections`
-    (the global list by default)."""
+    """Parse and validate rubric TOML text; its formulas may name its own fields (`[[section]]`
+    tables, spec §12), else those of `field_sections` (the global list by default)."""
     try:
         data = tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as exc:
@@ -336,7 +336,8 @@ def parse_rubric(text: str, source: str = "<rubric>", field_sections: tuple[Sect
     for key in ("id", "name", "year", "deadline", "grades", "indicator"):
         if key not in data:
             raise RubricError(f"{source}：缺少 {key}")
-    secs = sections() if field_sections is None else field_sections
+    secs = _own_sections(data["section"], source, text) if "section" in data else \
+        sections() if field_sections is None else field_sections
     known = {f.key: f.type for s in secs for f in s.fields}
     indicators = [_check_indicator(raw, source, text, known) for raw in data["indicator"]]
     codes = [i.code for i in indicators]
@@ -362,9 +363,22 @@ def parse_rubric(text: str, source: str = "<rubric>", field_sections: tuple[Sect
     )
 
 
+def _own_sections(raw: object, source: str, text: str) -> tuple[Section, ...]:
+    """A form's own `[[section]]` / `[[section.field]]` tables (the shape of fields.toml), used
+    instead of the built-in field list (spec §12)."""
+    try:
+        return parse_sections(raw)
+    except FieldsError as exc:
+        line = next((n for n, ln in enumerate(text.splitlines(), 1)
+                     if exc.key and re.match(rf'\s*key\s*=\s*"{re.escape(exc.key)}"', ln)), None)
+        line = line or next((n for n, ln in enumerate(text.splitlines(), 1) if ln.strip() == "[[section]]"), 1)
+        raise RubricError(f"{source} 第 {line} 行：{exc}") from None
+
+
 def builtin_ids() -> list[str]:
+    """The built-in forms' ids: the TOML files of perfxl/spec/rubrics (not their `.checks.toml`)."""
     return sorted(p.name[:-5] for p in resources.files("perfxl.spec.rubrics").iterdir()
-                  if p.name.endswith(".toml"))
+                  if p.name.endswith(".toml") and not p.name.endswith(".checks.toml"))
 
 
 @cache
