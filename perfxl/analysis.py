@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from perfxl.findings import CATALOGUE
+from perfxl.spec.fields import Field
 from perfxl.spec.fields import fields as field_specs
 from perfxl.spec.rubric import Rubric, RubricError, builtin_ids, load_rubric
 
@@ -193,7 +194,11 @@ def _rubric(doc: dict, given: str | Path | Rubric | None, path: Path) -> Rubric 
 def _build(rounds: list[tuple[int, Path, dict, Rubric | None]]) -> Run:
     """All rounds' rows, then one conversion, so that stacked categoricals share categories."""
     files, indicators, findings, missing = [], [], [], []
-    field_keys: dict[str, None] = dict.fromkeys(k for k in field_specs() if k not in FILE_COLUMNS)
+    # each round's own form's fields (spec §12); the built-in list when its form is not known
+    kinds: dict[str, Field] = {}
+    for *_, rubric in rounds:
+        kinds |= {k: f for k, f in (rubric.fields if rubric else field_specs()).items() if k not in kinds}
+    field_keys: dict[str, None] = dict.fromkeys(k for k in kinds if k not in FILE_COLUMNS)
     grades: dict[str, None] = {}
     for year, _path, doc, rubric in rounds:
         grades |= dict.fromkeys(rubric.grade_labels if rubric else GRADES)
@@ -213,7 +218,7 @@ def _build(rounds: list[tuple[int, Path, dict, Rubric | None]]) -> Run:
         for f in doc.get("findings", []):
             findings.append(_finding(f, year, "batch", f.get("unit_code"), f.get("file")))
         missing.extend({**unit, "year": year} for unit in doc.get("not_submitted", []))
-    file_columns = FILE_COLUMNS | {k: _field_kind(k, files) for k in field_keys}
+    file_columns = FILE_COLUMNS | {k: _field_kind(k, files, kinds) for k in field_keys}
     return Run(files=_frame(files, file_columns, grades), indicators=_frame(indicators, INDICATOR_COLUMNS, grades),
                findings=_frame(findings, FINDING_COLUMNS, grades), not_submitted=_frame(missing, NOT_SUBMITTED_COLUMNS, grades))
 
@@ -225,11 +230,11 @@ def _finding(f: dict, year: int, level: str, unit_code: object, file: object) ->
     return {**f, "year": year, "level": level, "unit_code": unit_code, "file": file, "name": name, "cells": joined}
 
 
-def _field_kind(key: str, rows: list[dict]) -> str:
-    """A field's column kind from fields.toml; a key it does not know is a number column only
-    when every value is a number (a code typed as digits must stay text)."""
-    if key in field_specs():
-        return FIELD_KINDS.get(field_specs()[key].type, "str")
+def _field_kind(key: str, rows: list[dict], specs: Mapping[str, Field]) -> str:
+    """A field's column kind from its form's field list; a key it does not know is a number column
+    only when every value is a number (a code typed as digits must stay text)."""
+    if key in specs:
+        return FIELD_KINDS.get(specs[key].type, "str")
     values = [r.get(key) for r in rows if r.get(key) is not None]
     numeric = values and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
     return "float" if numeric else "str"
