@@ -50,9 +50,9 @@ class FieldsError(ValueError):
     """A `[[section]]` list that cannot be used; the message (Chinese) names the field; `key` is the
     field key it is about (None: the list as a whole), for the caller to find its line."""
 
-    def __init__(self, message: str, key: str | None = None) -> None:
+    def __init__(self, message: str, key: str | None = None, occurrence: int = 1) -> None:
         super().__init__(message)
-        self.key = key
+        self.key, self.occurrence = key, occurrence
 
 
 def _label(text: str) -> str:
@@ -73,7 +73,8 @@ def _field(raw: object, title: str, n: int) -> Field:
         raise FieldsError(f"分组“{title}”的第 {n} 个字段应写成 [[section.field]] 表")
     key = raw.get("key")
     if not isinstance(key, str) or not FIELD_KEY.match(key):
-        raise FieldsError(f"分组“{title}”的第 {n} 个字段的 key {key!r} 应以小写英文字母开头，只含小写字母、数字和下划线")
+        raise FieldsError(f"分组“{title}”的第 {n} 个字段的 key {key!r} 应以小写英文字母开头，只含小写字母、数字和下划线",
+                          key if isinstance(key, str) else None)
     if key in ("score_total", "grade_self") or key.startswith(("score_", "note_")):
         raise FieldsError(f"字段键“{key}”与评分表的名称冲突（score_…、note_…、grade_self 留给评分表），请改名", key)
     from perfxl.spec.expr_excel import name_problem  # Excel's own names: tax2020 is a cell
@@ -112,7 +113,7 @@ def parse_sections(raw: object, own: bool = True) -> tuple[Section, ...]:
         fields = tuple(_field(raw_field, title, m) for m, raw_field in enumerate(sec["field"], 1))
         for f in fields:
             if f.key in keys:
-                raise FieldsError(f"字段键“{f.key}”重复，字段键不能重复", f.key)
+                raise FieldsError(f"字段键“{f.key}”重复，字段键不能重复", f.key, occurrence=2)
             keys.add(f.key)
             for text in (f.label, *f.aliases):
                 seen = labels.setdefault(_label(text), f.key)

@@ -369,9 +369,10 @@ def _own_sections(raw: object, source: str, text: str) -> tuple[Section, ...]:
     try:
         return parse_sections(raw)
     except FieldsError as exc:
-        line = next((n for n, ln in enumerate(text.splitlines(), 1)
-                     if exc.key and re.match(rf'\s*key\s*=\s*"{re.escape(exc.key)}"', ln)), None)
-        line = line or next((n for n, ln in enumerate(text.splitlines(), 1) if ln.strip() == "[[section]]"), 1)
+        lines = [n for n, ln in enumerate(text.splitlines(), 1)
+                 if exc.key and re.match(rf'\s*key\s*=\s*"{re.escape(exc.key)}"', ln)]
+        line = lines[min(exc.occurrence, len(lines)) - 1] if lines else \
+            next((n for n, ln in enumerate(text.splitlines(), 1) if ln.strip() == "[[section]]"), 1)
         raise RubricError(f"{source} 第 {line} 行：{exc}") from None
 
 
