@@ -156,6 +156,8 @@ def template(
         return
     if out.suffix.lower() != ".xlsx":
         raise _fail(UsageError(f"输出文件 {out} 不是 .xlsx", "请用 -o 指定以 .xlsx 结尾的文件名"))
+    if getattr(opts.rubric, "kind", "") == "项目支出":  # the project form's workbook (spec §13)
+        from perfxl.write.project_template import build_project_template as build_template
     build_template(out, opts.rubric, opts.year)
     _echo(f"已生成模板：{out}")
 

@@ -40,9 +40,9 @@ def load_form_option(ref: str) -> Form:
     try:
         form, problems = load_form(ref)
     except FormNotFound as exc:
-        from perfxl.spec.rubric import builtin_ids
+        from perfxl.spec.project import builtin_form_ids
 
-        raise _stop(f"找不到指标体系（表单）{ref}：既不是内置编号（{'、'.join(builtin_ids())}）也不是文件",
+        raise _stop(f"找不到指标体系（表单）{ref}：既不是内置编号（{'、'.join(builtin_form_ids())}）也不是文件",
                     FORM_HINT) from exc
     errors = sum(1 for p in problems if p.severity == "error")
     if form is None or errors:

@@ -19,14 +19,17 @@ def prefill_values(unit: RosterUnit, year: int) -> dict[str, object]:
 
 
 def write_prefilled(roster: Roster, rubric: Rubric, year: int | None, out_dir: Path) -> list[Path]:
-    """One pre-filled, locked template per roster unit: `<code>_<name>.xlsx`, in roster order.
+    """One pre-filled, locked template per roster unit: `<code>_<name>.xlsx`, in roster order
+    (of the project form's workbook when `rubric` is a ProjectForm, spec §13).
 
     The folder is an output folder (spec §11): it must be new, empty or perfxl's; a copy someone
     changed since perfxl wrote it is set aside in 保留/, never overwritten."""
     from perfxl.write.folder import OutputFolder
     from perfxl.write.naming import safe_name, unique
+    from perfxl.write.project_template import write_project_template
     from perfxl.write.template import write_template
 
+    write = write_project_template if getattr(rubric, "kind", "") == "项目支出" else write_template
     year = year if year is not None else rubric.year
     folder = OutputFolder.open(Path(out_dir), purpose="prefill")
     try:
@@ -38,7 +41,7 @@ def write_prefilled(roster: Roster, rubric: Rubric, year: int | None, out_dir: P
             rel = folder.child("", f"{stem}.xlsx")
             dest = folder.path(rel)
             with writer.path(folder.target(rel)) as tmp:
-                write_template(tmp, rubric, year, prefill_values(unit, year))
+                write(tmp, rubric, year, prefill_values(unit, year))  # type: ignore[arg-type]
             written.append(dest)
         folder.finish()
     except BaseException:
