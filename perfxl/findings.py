@@ -71,6 +71,14 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "bureau-adjusted": (I, "财政核定调整"),
     "not-a-spreadsheet": (I, "非电子表格文件"),
     "ignored-file": (I, "已忽略的文件"),
+    # the project form (spec §13, v3)
+    "weight-total": (E, "分值合计不为100"),
+    "weight-split": (W, "一级指标分值与表单不符"),
+    "deviation-unexplained": (W, "偏差未说明原因"),
+    "target-too-low": (W, "年度指标值设置偏低"),
+    "indicator-kinds": (E, "绩效指标类别不全"),
+    "spending-over-budget": (E, "执行数超过预算数"),
+    "unit-inconsistent": (E, "各项目表单位信息不一致"),
 }
 
 
