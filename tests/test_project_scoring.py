@@ -337,6 +337,12 @@ def test_a_blank_or_unknown_level1_is_said_and_does_not_stop_scoring():
     assert found == [] and result.indicators[1].level1 == "产出指标"  # 产出 means 产出指标
 
 
+def test_a_blank_row_self_score_is_missing_value_and_the_row_still_scored():
+    result, found = run(make_sheet(changed(ROWS, 0, self_score=None), score_total=80))
+    assert [(f.code, f.cells) for f in found] == [("missing-value", ("I13",))]
+    assert result.indicators[0].reviewed_score == 20 and result.reviewed_total == 100
+
+
 def test_a_blank_execution_self_score_is_missing_value():
     result, found = run(make_sheet(exec_score=None, score_total=90))
     assert where(found, "missing-value") == [(SHEET, "G7")]
