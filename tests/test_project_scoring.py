@@ -338,7 +338,7 @@ def test_a_blank_or_unknown_level1_is_said_and_does_not_stop_scoring():
 
 
 def test_a_blank_row_self_score_is_missing_value_and_the_row_still_scored():
-    result, found = run(make_sheet(changed(ROWS, 0, self_score=None), score_total=80))
+    result, found = run(make_sheet(changed(ROWS, 0, self_score=None), score_total=80, grade_self="良好"))
     assert [(f.code, f.cells) for f in found] == [("missing-value", ("I13",))]
     assert result.indicators[0].reviewed_score == 20 and result.reviewed_total == 100
 
