@@ -22,6 +22,9 @@ class Package:
     """The parts of an .xlsx/.xlsm package that perfxl reads besides values."""
 
     names: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (sheet, A1)
+    #: sheet-scoped names (localSheetId) pointing into their own sheet: sheet -> name -> (sheet, A1);
+    #: a copied project sheet carries its own (spec §13); the department form reads only `names`
+    local_names: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
     date1904: bool = False
     sheet_parts: dict[str, str] = field(default_factory=dict)  # sheet name -> part path
     modified: str | None = None
@@ -77,7 +80,8 @@ def _parse_ref(text: str, sheets: set[str]) -> tuple[str, str] | None:
 
 
 def read_package(zf: zipfile.ZipFile) -> Package:
-    """Defined names (workbook-scoped, single cells only), date system, sheet parts."""
+    """Defined names (single cells only: workbook-scoped, and sheet-scoped ones pointing into their
+    own sheet), date system, sheet parts."""
     pkg = Package()
     root = ElementTree.fromstring(zf.read("xl/workbook.xml"))
     pr = root.find(f"{{{NS_MAIN}}}workbookPr")
@@ -91,18 +95,24 @@ def read_package(zf: zipfile.ZipFile) -> Package:
                 posixpath.join("xl", target))
             rels[rel.get("Id", "")] = path
     sheets_el = root.find(f"{{{NS_MAIN}}}sheets")
+    order: list[str] = []  # localSheetId is an index into <sheets>
     for sheet in sheets_el if sheets_el is not None else ():
+        order.append(sheet.get("name", ""))
         rid = sheet.get(f"{{{NS_REL}}}id", "")
         if rid in rels:
             pkg.sheet_parts[sheet.get("name", "")] = rels[rid]
     names_el = root.find(f"{{{NS_MAIN}}}definedNames")
     known = set(pkg.sheet_parts)
     for dn in names_el if names_el is not None else ():
-        if dn.get("localSheetId") is not None or not dn.text:
-            continue  # sheet-scoped names are not ours (spec §3)
+        if not dn.text:
+            continue
         ref = _parse_ref(dn.text, known)
-        if ref is not None:
-            pkg.names[dn.get("name", "")] = ref
+        local = dn.get("localSheetId")
+        if local is None:
+            if ref is not None:
+                pkg.names[dn.get("name", "")] = ref
+        elif local.isdigit() and int(local) < len(order) and ref is not None and ref[0] == order[int(local)]:
+            pkg.local_names.setdefault(ref[0], {})[dn.get("name", "")] = ref
     if "docProps/core.xml" in zf.namelist():
         core = ElementTree.fromstring(zf.read("docProps/core.xml"))
         mod = core.find(f"{{{NS_DCTERMS}}}modified")

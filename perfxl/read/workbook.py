@@ -113,6 +113,7 @@ class _Book:
     zf: zipfile.ZipFile | None = None
     format: str = "xlsx"
     parts: dict[str, bytes] = field(default_factory=dict)  # worksheet parts inflated by intake
+    hidden: frozenset[str] = frozenset()  # sheets hidden or very hidden (a project sheet must be visible)
 
 
 def open_book(data: bytes, fmt: str, max_rows: int | None = None, parts: dict[str, bytes] | None = None) -> _Book:
@@ -121,7 +122,8 @@ def open_book(data: bytes, fmt: str, max_rows: int | None = None, parts: dict[st
     grids = {}
     for name in wb.sheet_names:
         grids[name] = Grid.from_calamine(wb.get_sheet_by_name(name), max_rows)
-    book = _Book(grids, list(wb.sheet_names), format=fmt, parts=parts or {})
+    hidden = frozenset(m.name for m in wb.sheets_metadata if m.visible != python_calamine.SheetVisibleEnum.Visible)
+    book = _Book(grids, list(wb.sheet_names), format=fmt, parts=parts or {}, hidden=hidden)
     if fmt in ("xlsx", "xlsm"):
         book.zf = zipfile.ZipFile(io.BytesIO(data))
         book.package = read_package(book.zf)
