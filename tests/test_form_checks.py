@@ -20,7 +20,7 @@ from perfxl.spec.formbook import read_form, write_form
 from perfxl.write.fill import fill_workbook
 from perfxl.write.template import build_template
 
-ROW = ["spending-over-budget", "支出不超过可用资金", "expense_total <= carryover_begin+income_total", "警告",
+ROW = ["spending-over-funds", "支出不超过可用资金", "expense_total <= carryover_begin+income_total", "警告",
        "超支的请在单位答复中说明原因", None, None]
 
 
@@ -49,10 +49,10 @@ def test_a_row_of_the_forms_own_is_a_finding_with_its_code_name_and_severity(for
     f, template = form
     assert len(f.rubric.checks) == 7 and f.rubric.checks != builtin_form("gd-dept-2020").checks
     ok = result_of(f, template, tmp_path)
-    assert [x.code for x in ok.findings if x.code == "spending-over-budget"] == []
+    assert [x.code for x in ok.findings if x.code == "spending-over-funds"] == []
     over = result_of(f, template, tmp_path, expense_total=Decimal("3100.00"), expense_basic=Decimal("2229.88"),
                      carryover_end=Decimal("-97.35"))  # balanced, but spending more than there was
-    (x,) = [x for x in over.findings if x.code == "spending-over-budget"]
+    (x,) = [x for x in over.findings if x.code == "spending-over-funds"]
     assert (x.severity.value, x.title) == ("warning", "支出不超过可用资金")
     assert x.cells[0] == over.cells["expense_total"][1]  # the first field of the left side is the primary cell
     assert x.message == ("支出不超过可用资金：本年支出合计为 3100.00，年初结转和结余+本年收入合计为 3002.65，"
@@ -91,14 +91,14 @@ def test_a_forms_own_code_survives_the_cache_and_reaches_every_output(form, tmp_
                              "carryover_end": Decimal("-97.35")}, inbox / "a.xlsx")
     for _ in range(2):  # the second run takes the file from the output folder's cache
         batch = run_job(discover(inbox), Options.for_rubric(f.rubric), inbox, out, jobs=1)
-        (x,) = [x for x in batch.files[0].findings if x.code == "spending-over-budget"]
+        (x,) = [x for x in batch.files[0].findings if x.code == "spending-over-funds"]
         assert (x.severity.value, x.title) == ("warning", "支出不超过可用资金")
         doc = json.loads((out / "results.json").read_text("utf-8"))
-        found = [x for x in doc["files"][0]["findings"] if x["code"] == "spending-over-budget"]
+        found = [x for x in doc["files"][0]["findings"] if x["code"] == "spending-over-funds"]
         assert len(found) == 1 and found[0]["severity"] == "warning"
     assert "支出不超过可用资金" in (out / "index.html").read_text("utf-8")
     stats = openpyxl.load_workbook(out / "summary.xlsx")["统计"]
-    assert ("spending-over-budget", "警告", "支出不超过可用资金", 1, 1) in [r[:5] for r in stats.iter_rows(values_only=True)]
+    assert ("spending-over-funds", "警告", "支出不超过可用资金", 1, 1) in [r[:5] for r in stats.iter_rows(values_only=True)]
 
 
 def test_a_catalogue_code_keeps_its_severity_and_form_check_says_so():

@@ -448,7 +448,7 @@ def test_a_bureau_writes_its_own_form_from_scratch(tmp_path):
                ["X1", "部门绩效", "产出", "绩效目标完成率", 45, "≥95%满分，每低1点扣1分", "targets_met", "线性",
                 "目标=95%；方向=低于；每点扣=1"]],
         "校验": [["校验编码", "名称", "条件", "严重程度", "说明"],
-               ["spending-over-budget", "执行数不超过预算", "spent <= budget_total", "警告", "超预算支出请说明原因"],
+               ["spending-over-plan", "执行数不超过预算", "spent <= budget_total", "警告", "超预算支出请说明原因"],
                ["sum-mismatch", "前三季度不超过全年", "spent_q3 <= spent", "错误", None]],
     }
     form, problems = read_form(save(sheets, tmp_path / "达州.xlsx"))
@@ -464,7 +464,7 @@ def test_a_bureau_writes_its_own_form_from_scratch(tmp_path):
                                       "compare": ">="}
     assert r.indicator("G2").blank == "zero" and r.indicator("X1").value == {"kind": "field", "field": "targets_met"}
     assert form.fields["spent_q3"].prefix == "其中：" and form.fields["spent_q3"].section == "预算"
-    assert [(c.code, c.severity) for c in form.checks] == [("spending-over-budget", "warning"), ("sum-mismatch", "error")]
+    assert [(c.code, c.severity) for c in form.checks] == [("spending-over-plan", "warning"), ("sum-mismatch", "error")]
     write_form(form, tmp_path / "again.xlsx")
     again, _ = read_form(tmp_path / "again.xlsx")
     assert again.rubric.hash == r.hash and again.sections == form.sections and again.checks == form.checks

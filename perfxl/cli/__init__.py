@@ -59,7 +59,7 @@ def _options(form: str | list[str], year: str | None, deadline: str | None, **kw
     from perfxl.model import Options
     from perfxl.read.values import parse_date, parse_year
 
-    forms = batch_forms([form] if isinstance(form, str) else form or ["gd-dept-2020"])
+    forms = batch_forms([form] if isinstance(form, str) else form or list(ROUND_FORMS))
     rub = forms[0]
     the_year = None
     if year is not None:
@@ -74,6 +74,10 @@ def _options(form: str | list[str], year: str | None, deadline: str | None, **kw
                              "--deadline 应为日期，如 2021-06-20、2021/6/20、2021.6.20 或 2021年6月20日")
     opts = Options.for_rubric(rub, the_year, due, **kw)  # type: ignore[arg-type]
     return dataclasses.replace(opts, others=forms[1:]) if len(forms) > 1 else opts
+
+
+#: check and run without --form: the round's two built-in forms (spec §12), the department form first
+ROUND_FORMS = ("gd-dept-2020", "proj-2020")
 
 
 def batch_forms(refs: list[str]) -> tuple:

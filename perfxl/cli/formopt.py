@@ -23,7 +23,7 @@ FormsOpt = Annotated[list[str] | None, typer.Option(
     "--form", "--rubric", metavar="表单",
     help="表单：内置编号（如 gd-dept-2020、proj-2020）、表单工作簿（.xlsx，可由 perfxl form export 导出后修改）"
          "或指标体系 TOML 文件；可重复给出，每个文件按其模板标识（_meta）中的表单读取，未标识的按第一个；"
-         "--rubric 与之相同。不写为 gd-dept-2020。", show_default=False)]
+         "--rubric 与之相同。不写时为 gd-dept-2020 和 proj-2020（部门整体支出表和项目支出表）。", show_default=False)]
 FORM_HINT = "--form 可填内置编号（如 gd-dept-2020）、表单工作簿（.xlsx）或指标体系 TOML 文件的路径"
 
 

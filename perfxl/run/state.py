@@ -157,7 +157,7 @@ def options_fingerprint(options) -> str:
 
 def _content(form) -> str:
     """A form's whole content (a department rubric's fields and wording; the project form's own hash)."""
-    return content_hash(form) if hasattr(form, "indicators") else form.hash
+    return form.hash if getattr(form, "kind", "部门整体") == "项目支出" else content_hash(form)
 
 
 def cache_key(sha256: str, rel: str, fingerprint: str) -> str:

@@ -7,16 +7,15 @@ form workbook or a rubric TOML file.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from perfxl.spec.fields import Field, Section
-from perfxl.spec.form import Check, Form, Problem, builtin_form, load_checks
+from perfxl.spec.form import Check, Form, Problem, builtin_form, toml_form
 from perfxl.spec.formbook_export import write_form
 from perfxl.spec.formbook_read import read_form
 from perfxl.spec.project import ProjectForm, builtin_form_ids, builtin_project_form, project_form_ids
-from perfxl.spec.rubric import Rubric, RubricError, builtin_ids, parse_rubric
+from perfxl.spec.rubric import Rubric, builtin_ids
 
 __all__ = ["WORKBOOK_SUFFIXES", "FormNotFound", "export_form", "load_form", "read_form", "write_form"]
 
@@ -59,14 +58,7 @@ def load_form(ref: str | Path) -> tuple[Form | ProjectForm | None, list[Problem]
                               "可用 perfxl form export gd-dept-2020 -o 表单.xlsx 导出一份作为起点")]
     try:
         source = path.read_text("utf-8")
-        rubric = parse_rubric(source, str(path))
     except UnicodeDecodeError:
         return None, [Problem(f"{path.name} 不是 UTF-8 编码的文本，请用 UTF-8 保存")]
-    except RubricError as exc:
-        return None, [Problem(str(exc))]
-    base = builtin_form("gd-dept-2020")  # a rubric file shares the built-in field list (spec §3.1)
-    checks, problems = load_checks(source, path.name, base.types)
-    if any(p.severity == "error" for p in problems):
-        return None, problems
-    # a rubric file without [[check]] tables keeps the built-in cross-checks (checks None)
-    return Form(rubric=dataclasses.replace(rubric, checks=checks or None), sections=base.sections, checks=checks), problems
+    # its own [[section]] fields when it has them (else the built-in list), [[check]] rows, [level1]
+    return toml_form(source, str(path))
