@@ -207,3 +207,11 @@ def test_template_command_and_prefilled_copies(tmp_path):
     meta = {r[0]: r[1] for r in wb["_meta"].iter_rows(values_only=True)}
     assert meta["unit_code"] == "U1" and meta["rubric_id"] == "proj-2020"
     assert _cell(openpyxl.load_workbook(folder / "U2_测试二局.xlsx"), "department").value is None
+
+
+def test_form_check_summarises_and_form_export_refuses_in_words(tmp_path):
+    result = CliRunner().invoke(app, ["form", "check", "proj-2020"])
+    assert result.exit_code == 0 and "项目支出" in result.output and "预算执行率 10 分" in result.output
+    result = CliRunner().invoke(app, ["form", "export", "proj-2020", "-o", str(tmp_path / "f.xlsx")])
+    assert result.exit_code == 2 and "perfxl template --form proj-2020" in result.output
+    assert "内部错误" not in result.output and not (tmp_path / "f.xlsx").exists()

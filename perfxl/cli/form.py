@@ -34,6 +34,9 @@ def export(
             echo(f"{p.label} {p}")
         echo(f"表单 {form_id} 有错误，未导出；请先按上面的提示改正", err=True)
         raise typer.Exit(1)
+    if getattr(form, "kind", "") == "项目支出" and not hasattr(form, "rubric"):  # the built-in project form (spec §13)
+        raise fail(f"表单 {form.id} 是项目支出表，其字段和指标由 TOML 文件给出，暂不能导出为表单工作簿",
+                   f"要得到项目支出表的填报模板，请用 perfxl template --form {form.id} -o 项目支出模板.xlsx")
     if out.parent and not out.parent.is_dir():
         raise fail(f"文件夹 {out.parent} 不存在", "请先建立该文件夹，或换一个输出位置")
     from xlsxwriter.exceptions import FileCreateError
