@@ -329,6 +329,16 @@ def test_a_row_that_cannot_be_scored(changes, code, cell):
     assert result.indicators[0].applicable is None and result.reviewed_total is None
 
 
+def test_a_missing_column_is_the_readers_to_say():
+    sheet = make_sheet()
+    for r in sheet.rows:
+        r.cells["target"] = FieldValue("target", sheet=SHEET)  # no 年度指标值 column: the reader said so
+    result, found = run(sheet)
+    assert found == []
+    assert [i.applicable for i in result.indicators] == [None, None, True, None, None, None]  # 定性 needs no number
+    assert result.reviewed_total is None
+
+
 def test_a_blank_or_unknown_level1_is_said_and_does_not_stop_scoring():
     result, found = score_project(make_sheet(changed(ROWS, 0, level1="投入指标")), FORM)
     assert where(found, "type-error") == [(SHEET, "A13")]

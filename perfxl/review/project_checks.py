@@ -161,7 +161,7 @@ def check_rows(ctx: ProjectContext) -> Iterator[Finding]:
                           expected=format_number(ind.reviewed_score), found=format_number(ind.self_score))  # type: ignore[arg-type]
         if ind.reviewed_score < ind.weight and not reason.error and values.is_empty_text(ind.reason):  # type: ignore[operator]
             yield finding("deviation-unexplained", f"{what}得 {format_number(ind.reviewed_score)} 分（分值 "  # type: ignore[arg-type]
-                          f"{format_number(ind.weight)}），未达到年度指标值，但{at(reason, column_label(ctx.form, 'reason'))}"  # type: ignore[arg-type]
+                          f"{format_number(ind.weight)}），未得满分，但{at(reason, column_label(ctx.form, 'reason'))}"  # type: ignore[arg-type]
                           "未填写，请说明偏差原因和改进措施", reason if reason.cell else score, score)
         if (ind.direction == "≥" and ind.target_value is not None and ind.target_value > 0
                 and ind.actual_value >= TOO_LOW * ind.target_value):  # type: ignore[operator]

@@ -47,9 +47,11 @@ def finding(code: str, message: str, *fvs: FieldValue | None, sheet: str | None 
 
 
 def level1_of(form, text: object) -> str | None:
-    """The form's 一级指标 a cell names (产出 and 产出指标 alike), None when none."""
+    """The form's 一级指标 a cell names (its aliases; 产出 and 产出指标 alike), None when none."""
     if not isinstance(text, str):
         return None
+    if form.level1_of(text):
+        return form.level1_of(text)
     folded = values.fold(text).removesuffix("指标")
     return next((name for name, _ in form.split if values.fold(name).removesuffix("指标") == folded), None)
 
@@ -148,7 +150,7 @@ class _ProjectScorer:
 
     def level1(self, fv: FieldValue, res: ProjectIndicatorResult, label: str) -> None:
         """一级指标 does not change a row's score: a blank or unknown one is said, the row still scored."""
-        if fv.error:
+        if fv.error or fv.cell is None:  # the reader said the column is missing
             return
         if values.is_blank(fv.value):
             self.add("missing-value", f"{fv.sheet} {fv.cell}{label}未填写，应为：{'、'.join(n for n, _ in self.form.split)}", fv)
@@ -160,7 +162,7 @@ class _ProjectScorer:
                      f"应为：{'、'.join(n for n, _ in self.form.split)}", fv)
 
     def direction(self, fv: FieldValue, label: str) -> str | None:
-        if fv.error:
+        if fv.error or fv.cell is None:
             return None
         if values.is_blank(fv.value):
             self.add("missing-value", f"{fv.sheet} {fv.cell}{label}未填写，应为：{'、'.join(DIRECTIONS)}，该指标无法计算得分", fv)
@@ -172,7 +174,7 @@ class _ProjectScorer:
         return symbol
 
     def weight(self, fv: FieldValue, label: str) -> Decimal | None:
-        if fv.error:
+        if fv.error or fv.cell is None:
             return None
         parsed = parse_score_cell(fv.value)
         if parsed.value is None:
@@ -197,7 +199,7 @@ class _ProjectScorer:
                 what: str) -> tuple[Decimal, Decimal] | None:
         """(target, actual) on one scale for a quantitative row (a percent as a fraction on both
         sides), or None with the finding said."""
-        if target.error or actual.error:
+        if target.error or actual.error or target.cell is None or actual.cell is None:
             return None
         qt, qa = parse_quantity(target.value), parse_quantity(actual.value)
         if qt.blank and qa.blank:
