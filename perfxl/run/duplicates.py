@@ -63,7 +63,7 @@ def resolve_project_duplicates(results: list[FileResult]) -> None:
             if name and r.unit_code:
                 holders.setdefault((r.unit_code, name), []).append(r)
     for (code, name), group in holders.items():
-        group = list(dict.fromkeys(group))  # a file naming one project twice is its own problem
+        group = list({id(r): r for r in group}.values())  # a file naming one project twice is its own problem
         if len(group) < 2:
             continue
         group.sort(key=_duplicate_key, reverse=True)

@@ -88,7 +88,7 @@ def _evaluate_projects(sub: Submission, options: Options, rel: str, form) -> Fil
                                    "未找到填有“项目名称”的项目工作表：该文件不是本次下发的项目支出绩效自评模板，"
                                    "请使用下发的模板填报（每个项目一张工作表）", file=rel)]
         return result
-    projects, found = review_projects(sub, form, options.deadline_for(form))
+    projects, found = review_projects(sub, form, options.deadline_for(form), options.year)
     findings = _unique([*sub.findings, *meta_findings, *found])
     result.findings = [f.located(rel, result.unit_code) for f in _sorted(findings)]
     result.status = _status(result.findings)
