@@ -247,7 +247,7 @@ class _ProjectScorer:
         total = round_half_up(sum(scores, ZERO))  # type: ignore[arg-type]
         cap = cap_for(self.form, res.execution_rate)
         res.capped_by_execution = cap is not None and total > cap
-        res.reviewed_total = cap if res.capped_by_execution else total
+        res.reviewed_total = round_half_up(cap) if res.capped_by_execution else total  # 79.00, as every total
         res.reviewed_grade = self.form.grade(res.reviewed_total)
         return res
 
