@@ -239,6 +239,9 @@ class ProjectResult:
     fields: dict[str, object] = field(default_factory=dict)
     #: where each of those was read (key -> (sheet, cell))
     cells: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: on a resubmission, against the same 项目名称 of the unit's last file: {resolved, still_open,
+    #: new, changed_fields, previous_file} (as FileResult.since_last)
+    since_last: dict | None = None
 
     def count(self, findings: list[Finding], severity: Severity) -> int:
         """Findings of this project's sheet among a file's findings."""

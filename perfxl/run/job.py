@@ -79,7 +79,7 @@ def run_job(candidates: list[Candidate], options: Options, input_dir: Path, out_
             from perfxl.review.adjust import unused_adjustments
 
             unused_adjustments(batch, options.adjustments, adjust_rows)
-        state.compare(batch.files)  # after every batch-level finding, so since_last sees them
+        state.compare(batch.files, batch.rubric.id)  # after every batch-level finding, so since_last sees them
         write_all(batch, input_dir, folder, state, docx=docx, jobs=jobs, roster=roster)
         batch.notes.extend(state.notes)  # a damaged line may show only when its entry is used
         folder.finish()

@@ -292,12 +292,13 @@ class State:
 
     # -- resubmissions ---------------------------------------------------------------------------
 
-    def compare(self, results: list[FileResult]) -> None:
+    def compare(self, results: list[FileResult], first: str | None = None) -> None:
         """Set `since_last` on each scored result whose file changed since the last run.
 
         First the units' replies are matched again to the findings as they now stand (the roster
         and the adjustments added some); a reply whose finding is gone is listed in since_last
-        as `replies_resolved` ({code, sheet, cell, reply}), the key present only when there is one."""
+        as `replies_resolved` ({code, sheet, cell, reply}), the key present only when there is one.
+        `first` is the batch's first form: its files keep the unit's history of earlier versions."""
         unanswered: dict[int, list[Reply]] = {}
         for r in results:
             if r.replies:
@@ -305,30 +306,45 @@ class State:
         for r in results:
             if not r.scored or not r.unit_code:
                 continue
-            previous = self._get("u", r.unit_code)
-            current = {"sha256": r.sha256, "file": r.file, "codes": sorted({f.code for f in r.findings}),
-                       "fields": _enc(r.fields)}
-            if not isinstance(previous, dict):
-                self._keep("u", r.unit_code, {**current, "since_last": None})
-                continue
-            if previous.get("sha256") == r.sha256:
-                r.since_last = previous.get("since_last")
-                self._keep("u", r.unit_code, raw=True)
-                continue
-            old, new = set(previous.get("codes", [])), set(current["codes"])
-            old_fields = previous.get("fields", {})
-            changed = {k: [json_value(old_fields.get(k)), json_value(v)]
-                       for k, v in r.fields.items() if old_fields.get(k) != v}
-            since = {"resolved": sorted(old - new), "still_open": sorted(old & new), "new": sorted(new - old),
-                     "changed_fields": changed, "previous_file": previous.get("file")}
-            if unanswered.get(id(r)):
-                since["replies_resolved"] = [{"code": x.code, "sheet": x.sheet, "cell": x.cell, "reply": x.text}
-                                             for x in unanswered[id(r)]]
-            r.since_last = since
-            self._keep("u", r.unit_code, {**current, "since_last": since})
+            # a unit's file of the first department form keeps the key of earlier versions; a file
+            # of any other form (a project file) has its own history beside it (spec §12, §13)
+            key = r.unit_code if (not r.projects and r.form in (first, None)) else f"{r.unit_code}|{r.form}"
+            r.since_last = self._since(key, {"sha256": r.sha256, "file": r.file,
+                                             "codes": sorted({f.code for f in r.findings}), "fields": _enc(r.fields)},
+                                       r.fields, unanswered.get(id(r)))
+            for pr in r.projects:  # each project matched across resubmissions by its 项目名称
+                name = " ".join((pr.project_name or "").split())
+                if not name:
+                    continue
+                body = json.dumps({**_dump_project(pr), "since_last": None}, sort_keys=True, ensure_ascii=False, default=str)
+                codes = sorted({f.code for f in r.findings if f.sheet == pr.sheet})
+                pr.since_last = self._since(f"{key}|{name}", {
+                    "sha256": hashlib.sha256(body.encode()).hexdigest(), "file": r.file, "codes": codes,
+                    "fields": _enc(pr.fields)}, pr.fields, None)
         for code in list(self._raw["u"]):  # units absent from this run keep their history
             if code not in self._new["u"] and self._get("u", code) is not None:
                 self._keep("u", code, raw=True)
+
+    def _since(self, key: str, current: dict, fields: dict, unanswered: list[Reply] | None) -> dict | None:
+        """since_last of one file or project against its entry `key` of the last run; keeps the entry."""
+        previous = self._get("u", key)
+        if not isinstance(previous, dict):
+            self._keep("u", key, {**current, "since_last": None})
+            return None
+        if previous.get("sha256") == current["sha256"]:
+            self._keep("u", key, raw=True)
+            return previous.get("since_last")
+        old, new = set(previous.get("codes", [])), set(current["codes"])
+        old_fields = previous.get("fields", {})
+        changed = {k: [json_value(old_fields.get(k)), json_value(v)]
+                   for k, v in fields.items() if old_fields.get(k) != v}
+        since = {"resolved": sorted(old - new), "still_open": sorted(old & new), "new": sorted(new - old),
+                 "changed_fields": changed, "previous_file": previous.get("file")}
+        if unanswered:
+            since["replies_resolved"] = [{"code": x.code, "sheet": x.sheet, "cell": x.cell, "reply": x.text}
+                                         for x in unanswered]
+        self._keep("u", key, {**current, "since_last": since})
+        return since
 
     def save(self, writer=None) -> None:
         """Write the state (through the output folder's `writer` when given)."""
