@@ -17,7 +17,6 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from conftest import good_values
 from openpyxl.utils import quote_sheetname
 from openpyxl.workbook.defined_name import DefinedName
 from typer.testing import CliRunner
@@ -27,9 +26,7 @@ from perfxl.model import Options
 from perfxl.run.pipeline import process_file
 from perfxl.spec.project import builtin_project_form
 from perfxl.spec.rubric import load_rubric
-from perfxl.write.fill import fill_workbook
 from perfxl.write.fill_project import fill_projects, insert_rows
-from perfxl.write.template import build_template
 
 FORM = builtin_project_form("proj-2020")
 DEPT = load_rubric("gd-dept-2020")
@@ -348,3 +345,289 @@ def test_perfxl_run_with_the_project_form_alone(three, tmp_path):
     assert entry["status"] == "reviewed"
     assert {p["project_name"]: D(str(p["reviewed_total"])) for p in entry["projects"]} == {
         name: exp[3] for name, exp in EXPECTED.items()}
+
+
+# -- 2. inserted rows, removed names and moved columns change nothing ----------------------------
+
+#: the project sheets of `three` in order, and the row each one's indicator table starts on
+PROJECT_TITLES = TITLES
+
+
+def excel_delete_row(ws, at: int) -> None:
+    """Delete row `at` as Excel does: the cells, merged ranges and the sheet's names below move up."""
+    ws.delete_rows(at)
+    for rng in ws.merged_cells.ranges:
+        if rng.min_row > at:
+            rng.shift(row_shift=-1)
+    for dn in ws.defined_names.values():
+        sheet, _, ref = dn.attr_text.rpartition("!")
+        m = re.fullmatch(r"\$([A-Z]+)\$(\d+)", ref)
+        if m and int(m[2]) > at:
+            dn.attr_text = f"{sheet}!${m[1]}${int(m[2]) - 1}"
+
+
+def insert_everywhere(wb) -> None:
+    """Rows inserted inside each indicator table and above it (the product's insert_rows moves the
+    names and merged cells as Excel does; where they went is asserted below), and a spare row of
+    the table deleted."""
+    insert_rows(wb["项目1"], 17, 2)  # between 培训班期数 (16) and 培训合格率 (17)
+    insert_rows(wb["项目1 (2)"], 12)  # above 年度总体目标: the whole table moves down one
+    insert_rows(wb["项目1 (2)"], 19)  # inside: between 新增志愿服务队 (now 17) … 逾期完工项目数 (now 19)
+    insert_rows(wb["党员教育"], 3, 3)  # above everything but the title
+    excel_delete_row(wb["党员教育"], 3 + 40)  # a spare row of the table (row 40 before the insert)
+    assert _named(wb["项目1 (2)"], "ind_header").coordinate == "A15"
+    assert _named(wb["党员教育"], "score_total").coordinate == "I48"  # 46 + 3 − 1
+
+
+#: where each project's rows are after insert_everywhere
+INSERTED_ROWS = {"人才工作专项": [15, 16, 19, 20, 21, 22, 23, 24], "基层党建专项": [16, 17, 18, 20, 21, 22],
+                 "党员教育培训": [18, 19, 20, 21]}
+
+
+def drop_names(wb) -> None:
+    for ws in wb.worksheets:
+        for name in list(ws.defined_names):
+            del ws.defined_names[name]
+    for name in list(wb.defined_names):
+        del wb.defined_names[name]
+
+
+#: a new order of the indicator table's columns, 分值 last (keys of COL); 三级指标 stays left of H so that the
+#: template's 合计 row (its label merged over A:G, its sums in H:J) still has no 三级指标
+MOVED = ["level1", "name", "level2", "actual", "direction", "target", "unit", "reason", "self_score", "weight"]
+
+
+def move_columns(wb, headers: dict[str, str] | None = None) -> None:
+    """The indicator table's columns rearranged (MOVED), on every project sheet, header included;
+    `headers` renames header texts (aliases a unit might write)."""
+    for title in PROJECT_TITLES:
+        ws = wb[title]
+        for r in range(HEADER_ROW, TOTAL_ROW_BEFORE - 1):
+            cells = {key: ws[f"{COL[key]}{r}"] for key in COL}
+            saved = {key: (c.value, c.number_format) for key, c in cells.items()}
+            for n, key in enumerate(MOVED, start=1):
+                target = ws.cell(r, n)
+                target.value, target.number_format = saved[key]
+        for n, key in enumerate(MOVED, start=1):
+            if headers and key in headers:
+                ws.cell(HEADER_ROW, n).value = headers[key]
+
+
+TOTAL_ROW_BEFORE = 46
+#: column letter of each key after move_columns
+MOVED_COL = {key: "ABCDEFGHIJ"[n] for n, key in enumerate(MOVED)}
+ALIASES = {"name": "指标名称", "target": "指标值", "actual": "完成值", "self_score": "得分", "reason": "偏差原因分析"}
+
+
+def _both(*edits):
+    def edit(wb):
+        for e in edits:
+            e(wb)
+
+    return edit
+
+
+def merge_levels(wb) -> None:
+    """一级/二级 cells of a group merged, as units lay out the national table (only the first holds text)."""
+    for title, ranges in (("项目1", ("A15:A19", "B15:B16", "A20:A21")), ("项目1 (2)", ("A15:A18", "B15:B16"))):
+        for rng in ranges:
+            wb[title].merge_cells(rng)
+
+
+VARIANTS = {
+    "一级/二级 merged": (merge_levels, None),
+    "rows inserted and deleted": (insert_everywhere, INSERTED_ROWS),
+    "names removed": (drop_names, None),
+    "rows inserted, names removed": (_both(insert_everywhere, drop_names), INSERTED_ROWS),
+    "columns moved": (move_columns, None),
+    "columns moved, names removed": (_both(move_columns, drop_names), None),
+    "header aliases, columns moved, names removed": (_both(lambda wb: move_columns(wb, ALIASES), drop_names), None),
+}
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_inserted_rows_removed_names_and_moved_columns_change_nothing(template, tmp_path, variant):
+    edit, rows = VARIANTS[variant]
+    path = build_by_hand(template, [A, B, C], tmp_path / "v.xlsx", edit=edit)
+    if "names" in variant:
+        names = re.findall(r'<definedName name="([^"]+)"', zipfile.ZipFile(path).read("xl/workbook.xml").decode("utf-8"))
+        assert names and all(n.startswith("_xlnm.") for n in names)  # only the print areas and titles are left
+    result = evaluate(path)
+    assert serious(result) == [], [(f.code, f.sheet, f.cell, f.message) for f in serious(result)]
+    assert project_summary(result) == EXPECTED
+    assert {p.project_name: (p.self_total, p.self_grade) for p in result.projects} == SELF
+    assert [p.sheet for p in result.projects] == TITLES
+    expected_rows = rows or {name: list(range(FIRST_ROW, FIRST_ROW + len(EXPECTED[name][2]))) for name in EXPECTED}
+    assert {p.project_name: [i.row for i in p.indicators] for p in result.projects} == expected_rows
+
+
+def test_a_finding_follows_its_cell_when_rows_are_inserted_and_columns_moved(template, tmp_path):
+    """培训班期数 (row 16, 6.67 of 10) without its reason: deviation-unexplained on its 偏差原因 cell,
+    wherever rows and columns have gone."""
+    unexplained = changed(A, 1, reason=None)
+    plain = build_by_hand(template, [unexplained, B, C], tmp_path / "plain.xlsx")
+    inserted = build_by_hand(template, [unexplained, B, C], tmp_path / "inserted.xlsx",
+                             edit=lambda wb: insert_rows(wb["项目1"], 15, 2))
+    moved = build_by_hand(template, [unexplained, B, C], tmp_path / "moved.xlsx", edit=_both(move_columns, drop_names))
+    where = {}
+    for name, path in (("plain", plain), ("inserted", inserted), ("moved", moved)):
+        found = serious(evaluate(path))
+        assert [(f.code, f.sheet) for f in found] == [("deviation-unexplained", "项目1")], name
+        where[name] = found[0].cell
+    assert where == {"plain": "J16", "inserted": "J18", "moved": f"{MOVED_COL['reason']}16"}
+
+
+# -- 3. each new finding where §13 says, and nowhere else -----------------------------------------
+
+
+def _row_cell(key: str, index: int) -> str:
+    return f"{COL[key]}{FIRST_ROW + index}"
+
+
+# the clean project's rows (CLEAN_ROWS) are at rows 15–20; its funds in row 9, 预算执行率 in row 11
+FINDING_CASES = {
+    # 18 + 15 + 5 + 10 + 30 + 10 = 88, + 10 = 98 ≠ 100; 产出 48 ≠ 50 is weight-split as well (a Σ ≠ 90
+    # always leaves some 一级 off the form's split)
+    "weight-total": (changed(changed(CLEAN, 0, weight=18, self_score=18), score_total=98),
+                     [("weight-total", "H15", [f"H{r}" for r in range(15, 21)]),
+                      ("weight-split", "H15", ["H15", "H16", "H17", "H18"])]),
+    # 产出 15 + 15 + 5 + 10 = 45 ≠ 50 and 效益 35 ≠ 30; the total still 100
+    "weight-split": (changed(changed(CLEAN, 0, weight=15, self_score=15), 4, weight=35, self_score=35),
+                     [("weight-split", "H15", ["H15", "H16", "H17", "H18"]), ("weight-split", "H19", ["H19"])]),
+    # 培训合格率 93 % of ≥95 %: 15 × 0.93 / 0.95 = 14.684… → 14.68 < 15, no reason
+    "deviation-unexplained (row)": (changed(changed(CLEAN, 1, actual="93%", self_score=14.68), score_total=99.68),
+                                    [("deviation-unexplained", "J16", ["J16", "I16"])]),
+    # 执行率 85 / 100 = 0.85 < 90 %, 执行偏差原因 empty: on the exec_reason cell
+    "deviation-unexplained (execution)": (changed(CLEAN, spent=D("85"), exec_score=8.5, score_total=98.5),
+                                          [("deviation-unexplained", "I11", ["I11", "F9", "E9"])]),
+    # ≥50, 65: 65 / 50 = 1.30 ≥ 130 %: on 实际完成值
+    "target-too-low": (changed(CLEAN, 0, actual="65"), [("target-too-low", "G15", ["G15", "E15"])]),
+    # no 满意度 row (服务对象满意度 filed under 效益): 效益 40 ≠ 30 is weight-split as well
+    "indicator-kinds": (changed(CLEAN, 5, level1="效益指标", level2="社会效益指标"),
+                        [("indicator-kinds", None, None), ("weight-split", "H19", ["H19", "H20"])]),
+    # 100.02 > 100 + 0.01; 执行率 > 1 counts as 1: 10 points, as the unit wrote
+    "spending-over-budget": (changed(CLEAN, spent=D("100.02")), [("spending-over-budget", "F9", None)]),
+    # 12 written over the locked 10: the form's 10 is used (no weight-total: 10 + 90 = 100)
+    "weight-changed": (changed(CLEAN, exec_weight=12), [("weight-changed", "E11", ["E11"])]),
+    # 人均培训成本 0.28 ≤ 0.3: 10, the unit wrote 9 (total 99 matches its own sum)
+    "score-differs (row)": (changed(changed(CLEAN, 3, self_score=9), score_total=99), [("score-differs", "I18", ["I18"])]),
+    # 预算执行率 10 × 1 = 10, the unit wrote 9
+    "score-differs (execution)": (changed(CLEAN, exec_score=9, score_total=99), [("score-differs", "G11", ["G11"])]),
+    # Σ self = 100, written 99 (still 优秀: no grade-mismatch)
+    "total-mismatch": (changed(CLEAN, score_total=99), [("total-mismatch", TOTAL_CELL, [TOTAL_CELL])]),
+    # 100 is 优秀, written 良好
+    "grade-mismatch": (changed(CLEAN, grade_self="良好"), [("grade-mismatch", GRADE_CELL, [GRADE_CELL, TOTAL_CELL])]),
+    # 定性 6 of 5 (written total 101 = Σ self, 优秀)
+    "score-out-of-range": (changed(changed(CLEAN, 2, self_score=6), score_total=101),
+                           [("score-out-of-range", "I17", ["I17"])]),
+}
+
+NEAR_MISSES = {
+    "clean": CLEAN,
+    # 64.5 / 50 = 1.29 < 130 %
+    "target 129 %": changed(CLEAN, 0, actual="64.5"),
+    # spent = budget + 0.01 is within the tolerance
+    "spent = budget + 0.01": changed(CLEAN, spent=D("100.01")),
+    # 执行率 exactly 90 % needs no reason (9 points)
+    "执行率 90 %": changed(CLEAN, spent=D("90"), exec_score=9, score_total=99),
+    # below full with its reason written
+    "deduction explained": changed(changed(CLEAN, 1, actual="93%", self_score=14.68, reason="两名学员补考"),
+                                   score_total=99.68),
+    # 14.684 written: rounded half-up to 0.01 it is the reviewed 14.68
+    "self score rounds to the reviewed one": changed(
+        changed(CLEAN, 1, actual="93%", self_score=14.684, reason="两名学员补考"), score_total=99.684),
+    # a cap that does not bite: 执行率 0.75 (cap 89); 人才留用率 = 100 %, 70 %: 30 × (1 − 0.3) = 21;
+    # 7.5 + 20 + 15 + 5 + 10 + 21 + 10 = 88.5 < 89
+    "total below its cap": changed(changed(CLEAN, spent=D("75"), exec_score=7.5, exec_reason="年底采购未结算",
+                                           score_total=88.5, grade_self="良好"), 4, actual="70%", self_score=21,
+                                   reason="三名人才离职"),
+}
+
+
+def _finding_file(template: Path, tmp_path: Path, project: dict) -> Path:
+    """A clean 项目1 (人才公寓运营) and the project under test on its copy 项目1 (2)."""
+    return build_by_hand(template, [PLAIN, project], tmp_path / "f.xlsx", titles=["项目1", SHEET])
+
+
+@pytest.mark.parametrize("case", list(FINDING_CASES))
+def test_each_finding_appears_where_section_13_says_and_nowhere_else(template, tmp_path, case):
+    project, expected = FINDING_CASES[case]
+    result = evaluate(_finding_file(template, tmp_path, project))
+    found = serious(result)
+    assert [f.code for f in found] == [code for code, _, _ in expected], [(f.code, f.cells, f.message) for f in found]
+    for f, (code, cell, cells) in zip(found, expected, strict=True):
+        assert f.sheet == SHEET and f.file == "f.xlsx", (code, f.sheet)
+        assert SHEET in f.message, f.message  # the clerk is told which sheet
+        if cell is not None:
+            assert f.cell == cell, (code, f.cells)
+        if cells is not None:
+            assert list(f.cells) == cells, (code, f.cells)
+    clean_project, tested = result.projects
+    assert clean_project.reviewed_total == D(100) and clean_project.reviewed_grade == "优秀"
+
+
+def test_indicator_kinds_sits_in_the_indicator_table(template, tmp_path):
+    """§13 does not say where indicator-kinds sits: in the 一级指标 column of the table at least."""
+    result = evaluate(_finding_file(template, tmp_path, FINDING_CASES["indicator-kinds"][0]))
+    (f,) = [f for f in result.findings if f.code == "indicator-kinds"]
+    assert f.cell is not None and re.fullmatch(r"A(1[5-9]|20)", f.cell), f.cells
+    assert "满意度" in f.message
+
+
+@pytest.mark.parametrize("case", list(NEAR_MISSES))
+def test_near_misses_do_not_fire(template, tmp_path, case):
+    result = evaluate(_finding_file(template, tmp_path, NEAR_MISSES[case]))
+    assert serious(result) == [], [(f.code, f.cell, f.message) for f in serious(result)]
+    assert result.status == "reviewed"
+
+
+def test_near_miss_scores(template, tmp_path):
+    """What the near misses score, by hand."""
+    scores = {}
+    for case in ("spent = budget + 0.01", "执行率 90 %", "total below its cap"):
+        _, tested = evaluate(_finding_file(template, tmp_path, NEAR_MISSES[case])).projects
+        scores[case] = (tested.execution_score, tested.reviewed_total, tested.capped_by_execution)
+    assert scores == {
+        "spent = budget + 0.01": (D(10), D(100), False),  # 执行率 100.01 / 100 > 1 counts as 1: 10
+        "执行率 90 %": (D(9), D(99), False),  # 10 × 0.9 = 9; 9 + 90 = 99
+        "total below its cap": (D("7.5"), D("88.5"), False),  # 88.5 < 89: the cap does not bite
+    }
+
+
+def test_totals_after_weight_total_weight_changed_and_out_of_range(template, tmp_path):
+    """§13: a project with weight-total still gets its Σ (no rescaling); after weight-changed the
+    form's 10 is used; a 定性 score out of range nulls that project's total, grade and cap flag only."""
+    totals = {}
+    for case in ("weight-total", "score-out-of-range"):
+        clean_project, tested = evaluate(_finding_file(template, tmp_path, FINDING_CASES[case][0])).projects
+        totals[case] = (tested.reviewed_total, tested.reviewed_grade, tested.capped_by_execution, clean_project.reviewed_total)
+    # 10 + 18 + 15 + 5 + 10 + 30 + 10 = 98, as summed (not rescaled to 100)
+    assert totals["weight-total"] == (D(98), "优秀", False, D(100))
+    assert totals["score-out-of-range"] == (None, None, None, D(100))
+    # 12 written, 执行率 95 / 100: the form's 10 × 0.95 = 9.50 (the unit's 12 would give 11.40)
+    project = changed(CLEAN, exec_weight=12, spent=D("95"), exec_score=9.5, score_total=99.5)
+    result = evaluate(_finding_file(template, tmp_path, project))
+    assert [(f.code, f.sheet, f.cell) for f in serious(result)] == [("weight-changed", SHEET, "E11")]
+    tested = result.projects[1]
+    assert (tested.execution_score, tested.reviewed_total) == (D("9.5"), D("99.5"))
+
+
+@pytest.mark.parametrize(("actual", "target", "code", "cell"), [
+    ("已完成", "≥50", "type-error", "G15"),  # no number on a ≥ row
+    ("52", "较上年增长", "type-error", "E15"),
+    (None, None, "missing-value", None),  # both blank on a row with a 三级指标
+])
+def test_an_unscorable_row_nulls_only_its_project(template, tmp_path, actual, target, code, cell):
+    project = changed(CLEAN, 0, actual=actual, target=target)
+    result = evaluate(_finding_file(template, tmp_path, project))
+    found = [f for f in serious(result) if f.code == code]
+    assert found and all(f.sheet == SHEET for f in serious(result)), [(f.code, f.cell) for f in serious(result)]
+    if cell is not None:
+        assert found[0].cell == cell
+    else:
+        assert set(found[0].cells) <= {"E15", "G15"} and found[0].cells
+    clean_project, tested = result.projects
+    assert tested.indicators[0].reviewed_score is None and tested.indicators[0].applicable is None
+    assert (tested.reviewed_total, tested.reviewed_grade, tested.capped_by_execution) == (None, None, None)
+    assert tested.indicators[1].reviewed_score == D(15)  # the other rows still scored
+    assert (clean_project.reviewed_total, clean_project.reviewed_grade) == (D(100), "优秀")
