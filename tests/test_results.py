@@ -17,8 +17,9 @@ from perfxl.model import FileResult, IndicatorResult
 from perfxl.run.pipeline import BatchResult
 from perfxl.write.results import indicator_value, json_fields, json_value, to_json, write_results
 
+#: spec §8's keys, then §12's `form` (a department file has no `projects`: spec §13)
 FILE_KEYS = ["file", "status", "unit_code", "unit_name", "fields", "indicators", "self_total",
-             "reviewed_total", "self_grade", "reviewed_grade", "findings"]
+             "reviewed_total", "self_grade", "reviewed_grade", "findings", "form"]
 INDICATOR_KEYS = ["code", "value", "self_score", "reviewed_score", "applicable", "reason"]
 FINDING_KEYS = ["code", "severity", "sheet", "cell", "cells", "message"]
 
@@ -57,7 +58,8 @@ def test_files_keep_batch_order(doc, batch):
 
 def test_file_entry_schema(doc):
     for entry in doc["files"]:
-        assert list(entry)[:11] == FILE_KEYS
+        assert list(entry)[:12] == FILE_KEYS
+        assert entry["form"] == "gd-dept-2020" and "projects" not in entry
         for ind in entry["indicators"]:
             assert list(ind)[:6] == INDICATOR_KEYS
         for f in entry["findings"]:

@@ -257,12 +257,13 @@ def _break_paragraph(doc: minidom.Document, sect: minidom.Element) -> minidom.El
 
 
 def _wide_part(blocks: list[minidom.Element], at: int) -> int:
-    """Where the part holding the wide table blocks[at] begins: its Heading1 and the bookmark
-    before it, else the table itself."""
+    """Where the part holding the wide table blocks[at] begins: the nearest heading above it (the
+    department report's appendix heading; a project's 绩效指标完成情况, spec §13) and the bookmark
+    before it, unless another table comes first; else the table itself."""
     i = at
     while i > 0 and blocks[i - 1].tagName != "w:tbl":
         i -= 1
-        if blocks[i].tagName == "w:p" and _style(blocks[i]) == "Heading1":
+        if blocks[i].tagName == "w:p" and (_style(blocks[i]) or "").startswith("Heading"):
             while i > 0 and blocks[i - 1].tagName == "w:bookmarkStart":
                 i -= 1
             return i

@@ -34,8 +34,10 @@ from perfxl.model import STATUS_ORDER, BatchResult, FileResult
 from perfxl.read.values import round_half_up
 from perfxl.resources import templates_dir
 from perfxl.write.folder import OutputFolder, Writer
+from perfxl.write.kind import DEPARTMENT_KIND, batch_context, kind_label
 from perfxl.write.naming import safe_name
-from perfxl.write.summary import UNGRADED
+from perfxl.write.summary_projects import project_grade_counts, projects_of
+from perfxl.write.summary_sheet import UNGRADED, in_total
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -107,8 +109,9 @@ def _sort_value(value: Decimal | None) -> str:
 
 
 def grade_chart(batch: BatchResult, width: int = 520, height: int = 240) -> dict[str, object]:
-    """Paired bars per grade (自评等级, 核定等级) of the scored files, as SVG geometry."""
-    scored = [r for r in batch.files if r.scored]
+    """Paired bars per grade (自评等级, 核定等级) of the scored files, as SVG geometry (a project
+    file's grades are its projects': project_summary)."""
+    scored = [r for r in batch.files if r.scored and not r.projects]
     labels = [*batch.rubric.grade_labels, UNGRADED]
 
     def counts(grades: list[str | None]) -> list[int]:
@@ -223,6 +226,31 @@ def top_findings(batch: BatchResult, n: int = TOP_FINDINGS) -> list[dict[str, ob
              "severity_class": entry[c][0].value, "count": hits[c], "files": files[c]} for c in codes[:n]]
 
 
+def project_summary(batch: BatchResult) -> dict[str, object] | None:
+    """What the overview says of the batch's projects (spec §13): how many files and projects, the
+    reviewed files' funds, the projects per reviewed grade; None when the batch has no project file."""
+    files = batch.project_files
+    if not files:
+        return None
+    projects = projects_of(batch)
+    counted = [p for r, p in projects if in_total(r)]
+    budget = sum((p.budget_annual or Decimal(0) for p in counted), Decimal(0))
+    spent = sum((p.spent or Decimal(0) for p in counted), Decimal(0))
+    return {"files": len(files), "projects": len(projects), "counted": len(counted),
+            "budget": budget, "spent": spent, "rate": f"{round_half_up(spent / budget * 100):.2f}%" if budget else "—",
+            "grades": [(g, n) for g, n in project_grade_counts(batch)],
+            "capped": sum(1 for _, p in projects if p.capped_by_execution)}
+
+
+def _batch_kind(batch: BatchResult) -> str:
+    """What the batch's self-evaluations are of, for the overview's title: 部门整体支出, 项目支出 when
+    every scored file is a project file, both when it has both."""
+    scored = [r for r in batch.files if r.scored]
+    if not batch.project_files:
+        return DEPARTMENT_KIND
+    return "项目支出" if all(r.projects for r in scored) else "部门整体及项目支出"
+
+
 def index_context(batch: BatchResult, pages: dict[int, Path], out_dir: Path) -> dict[str, object]:
     """Everything index.html.j2 shows; `pages` maps id(FileResult) to its unit page."""
     statuses = Counter(r.status_label for r in batch.files)
@@ -245,6 +273,10 @@ def index_context(batch: BatchResult, pages: dict[int, Path], out_dir: Path) -> 
         "gaps": largest_gaps(batch),
         "findings": top_findings(batch),
         "scored": sum(1 for r in batch.files if r.scored),
+        "projects": project_summary(batch),
+        "kind": _batch_kind(batch),
+        # the forms the files were read by (the first one when none was): what the scores follow
+        "forms": [f for f in batch.forms if any(batch.form_of(r) is f for r in batch.files if r.scored)] or [batch.rubric],
     }
 
 
@@ -267,7 +299,7 @@ def render_unit_page(markdown: str, result: FileResult, batch: BatchResult, inde
     body = markdown_html(markdown)
     return environment().get_template(UNIT).render(
         body=body, result=result, year=batch.year, index_href=index_href,
-        title=result.unit_name or Path(result.file).name)
+        title=result.unit_name or Path(result.file).name, kind=kind_label(result, batch))
 
 
 def render_index(batch: BatchResult, pages: dict[int, Path], out_dir: Path) -> str:
@@ -293,7 +325,7 @@ def write_html(batch: BatchResult, out: Path | OutputFolder, markdown_paths: Seq
     scored = [r for r in batch.files if r.scored]
     if len(scored) != len(markdown_paths):
         raise ValueError(f"{len(markdown_paths)} Markdown reports for {len(scored)} scored files")
-    context = BatchResult(batch.rubric, batch.year, batch.deadline)
+    context = batch_context(batch)
     writer = folder.writer()
     pages: dict[int, Path] = {}
     written = []

@@ -1,126 +1,38 @@
-"""The per-unit self-evaluation report (spec §8): `templates/report.md.j2` rendered with Jinja2.
+"""The per-unit self-evaluation report (spec §8): `templates/report.md.j2` rendered with Jinja2;
+a project file's 项目支出绩效自评报告 (spec §13) is perfxl.write.report_project.
 
-Unit text reaches the Markdown only escaped: the template passes it through `md` / `paras`, and
-the environment's `finalize` hook escapes any other string it prints, so a template edit that
-forgets a filter still cannot let a unit's text become Markdown structure or HTML.
+Unit text reaches the Markdown only escaped (perfxl.write.report_markdown): the template passes it
+through `md` / `paras`, and the environment's `finalize` hook escapes any other string it prints.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
 from pathlib import Path
 
-import jinja2
-
 from perfxl.model import BatchResult, FileResult, IndicatorResult, Options
-from perfxl.read.values import fold, format_number, is_empty_text, round_half_up
+from perfxl.read.values import fold, round_half_up
 from perfxl.resources import templates_dir
 from perfxl.review.scoring import show_value
 from perfxl.spec.fields import Field
 from perfxl.spec.rubric import Indicator
 from perfxl.write.folder import OutputFolder, Writer
+from perfxl.write.kind import batch_context, deadline_of, form_of, is_project
 from perfxl.write.naming import output_stems
-from perfxl.write.text import clean, since_last_text
+from perfxl.write.report_markdown import Md, cn_date, environment, md, money, notice_text, paras, percent, render_markdown, seal
+from perfxl.write.report_project import render_project_report
+from perfxl.write.text import since_last_text
+
+__all__ = ["Md", "environment", "md", "money", "paras", "percent", "render_report", "report_context", "templates_dir",
+           "write_reports"]
 
 TEMPLATE = "report.md.j2"
 
 
 #: what a report needs besides the file: the batch's rubric, year and deadline
 Context = BatchResult | Options
-
-
-# -- escaping ------------------------------------------------------------------------------
-
-
-class Md(str):
-    """Text that is already valid, inert Markdown: printed as is."""
-
-
-#: active anywhere in a line (CommonMark + GFM tables/strikethrough, a heading's closing `#`,
-#: pandoc math/superscript/citations)
-_INLINE = re.compile(r"([\\`*_{}\[\]|~$^@#])")
-#: GFM "extended autolinks" need no brackets: break `scheme://` and `www.`
-_AUTOLINK = re.compile(r"(?i)(?<=[a-z0-9])(:)(?=//)|(?<![\w.])(www)(\.)")
-#: active only at the start of a line: headings, bullets, setext underlines, thematic breaks;
-#: ordered-list markers (`1.`, pandoc `a)` `(i)`) and pandoc `:` only before a space
-_LEADING = re.compile(r"^(?:([+\-=])|(\(?(?:[A-Za-z]{1,8}|\d{1,9}))([.)])(?= |$)|(:)(?= |$))")
-
-
-def _escape_line(line: str) -> str:
-    line = line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    line = _INLINE.sub(r"\\\1", line)
-    line = _AUTOLINK.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\.", line)
-    return _LEADING.sub(lambda m: f"{m[2]}\\{m[3]}" if m[2] else f"\\{m[1] or m[4]}", line, count=1)
-
-
-def md(value: object) -> Md:
-    """One line of unit text, escaped: never structure, HTML, a link or an image; None -> —."""
-    if isinstance(value, Md):
-        return value
-    if value is None:
-        return Md("—")
-    return Md(_escape_line(" ".join(clean(value).split())))
-
-
-def paras(value: object) -> Md:
-    """A long text: each non-blank line one escaped paragraph."""
-    if value is None:
-        return Md("")
-    lines = (" ".join(line.split()) for line in clean(value).split("\n"))
-    return Md("\n\n".join(_escape_line(line) for line in lines if line))
-
-
-def _finalize(value: object) -> object:
-    """Everything `{{ … }}` prints: Md as is, other strings escaped, ints as digits. Decimals,
-    dates and None must go through a formatting filter, so a forgotten one fails loudly."""
-    if isinstance(value, Md):
-        return value
-    if isinstance(value, jinja2.Undefined):  # `x if c` without else; StrictUndefined raises
-        return str(value)
-    if isinstance(value, str):
-        return md(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    raise TypeError(f"report template printed {value!r} without a formatting filter")
-
-
-def _fixed(value: Decimal | None, suffix: str = "") -> Md:
-    return Md("—" if value is None else f"{round_half_up(Decimal(value)):.2f}{suffix}")
-
-
-def money(value: Decimal | None) -> Md:
-    """万元 with two decimals."""
-    return _fixed(value)
-
-
-def percent(value: Decimal | None) -> Md:
-    """A fraction as a percentage with two decimals."""
-    return _fixed(None if value is None else Decimal(value) * 100, "%")
-
-
-def cn_date(value: dt.date | None) -> Md:
-    return Md("—" if value is None else f"{value.year}年{value.month}月{value.day}日")
-
-
-@cache
-def environment(folder: Path | None = None) -> jinja2.Environment:
-    """The Jinja2 environment of the report templates (StrictUndefined, escaping finalize)."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(folder or templates_dir()), undefined=jinja2.StrictUndefined,
-        autoescape=False, finalize=_finalize, trim_blocks=True, lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters.update(md=md, paras=paras, money=money, score=_fixed, pct=percent, date=cn_date,
-                       num=lambda v: Md("—" if v is None else format_number(Decimal(v))))
-    env.tests["empty_text"] = is_empty_text
-    return env
-
-
-# -- the report ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -195,46 +107,29 @@ def _phrase(ind: Indicator, res: IndicatorResult, f: dict[str, object], spec: di
     return Md(f"{md(first)}{when}{md(then)}{late}")
 
 
-def _notice(ctx: Context) -> Md | None:
-    """The round's notice as a report cites it: 《通知名称》（通知文号）."""
-    notice = ctx.rubric.notice
-    if notice is None:
-        return None
-    if notice.title and notice.number:
-        return Md(f"《{md(notice.title)}》（{md(notice.number)}）")
-    return Md(f"《{md(notice.title)}》" if notice.title else f"{md(notice.number)}文件")
-
-
-def _seal(result: FileResult) -> str:
-    """Whose seal the report bears: a department's 本级 accounts bear the department's (as in
-    the sample: 中共湛江市委组织部本级 stamped 中共湛江市委组织部)."""
-    name, department = result.unit_name, result.department
-    if name and department and name == f"{department}本级":
-        return department
-    return name or "（单位名称未填写）"
-
-
 def _group_title(level1: str) -> str:
     return level1 if level1.endswith(("情况", "效益")) else f"{level1}情况"
 
 
 def report_context(result: FileResult, ctx: Context) -> dict[str, object]:
     """The values report.md.j2 is rendered with (unit text still raw: the template escapes)."""
+    form = form_of(ctx, result)
+    deadline = deadline_of(ctx, form)
     by_code = {r.code: r for r in result.indicators}
     rows = []
-    for ind in ctx.rubric.indicators:
+    for ind in form.indicators:
         res = by_code.get(ind.code) or IndicatorResult(ind.code, applicable=None, manual=ind.manual)
         rows.append(Row(ind.code, ind.level1, ind.level2, ind.name, ind.weight, ind.criteria,
                         _state(res), _value_text(ind, res), res.self_score, res.reviewed_score,
-                        res.note, phrase=_phrase(ind, res, result.fields, ctx.rubric.fields)))
-    names = [g for g, _ in ctx.rubric.level1_groups]
+                        res.note, phrase=_phrase(ind, res, result.fields, form.fields)))
+    names = [g for g, _ in form.level1_groups]
     effects_group = "预算使用效益" if "预算使用效益" in names else names[-1]
     groups = [{"title": _group_title(name), "effects": name == effects_group,
                "rows": [r for r in rows if r.level1 == name]} for name in names]
     # the form's fields; one the template names that this form lacks reads as blank
-    f = _Fields({key: result.fields.get(key) for key in ctx.rubric.fields})
+    f = _Fields({key: result.fields.get(key) for key in form.fields})
     filing = f["filing_date"]
-    late = (filing - ctx.deadline).days if isinstance(filing, dt.date) else None
+    late = (filing - deadline).days if isinstance(filing, dt.date) else None
     figures = {"总编制": f["staff_quota"], "在职人数": f["staff_actual"], "离退休人数": f["retirees"]}
     stated = [f"{k}{v}" for k, v in figures.items() if v is not None]
     functions = fold(str(f["text_functions"] or ""))
@@ -243,8 +138,8 @@ def report_context(result: FileResult, ctx: Context) -> dict[str, object]:
                 for x in result.findings]
     return {
         "unit_name": result.unit_name or "（单位名称未填写）", "unit_code": result.unit_code,
-        "file": result.file, "year": ctx.year, "deadline": ctx.deadline, "late_days": late,
-        "notice": _notice(ctx), "seal": _seal(result),
+        "file": result.file, "year": ctx.year, "deadline": deadline, "late_days": late,
+        "notice": notice_text(form), "seal": seal(result),
         # a blank date is a line to write on by hand, as on a printed form
         "signed_on": cn_date(filing) if isinstance(filing, dt.date) else Md("　　年　　月　　日"),
         # the unit's own text already gives the staffing figures: do not repeat them
@@ -256,11 +151,11 @@ def report_context(result: FileResult, ctx: Context) -> dict[str, object]:
         "cannot": [r for r in rows if r.state == "cannot"],
         "differs": [r for r in rows if r.state != "not-applicable" and r.self_score is not None
                     and r.reviewed_score is not None and round_half_up(r.self_score) != r.reviewed_score],
-        "execution_rate": _execution_rate(f), "total_weight": ctx.rubric.total_weight,
+        "execution_rate": _execution_rate(f), "total_weight": form.total_weight,
         "self_total": result.self_total, "self_grade": result.self_grade,
         "reviewed_total": result.reviewed_total, "reviewed_grade": result.reviewed_grade,
         "rescaled": result.rescaled, "errors": result.errors, "warnings": result.warnings,
-        "since_last": since_last_text(result.since_last, ctx.rubric.fields),
+        "since_last": since_last_text(result.since_last, form.fields),
     }
 
 
@@ -281,10 +176,11 @@ def _execution_rate(f: dict[str, object]) -> Decimal | None:
 
 
 def render_report(result: FileResult, ctx: Context) -> str:
-    """The Markdown report of one scored file; `ctx` is the BatchResult (or Options)."""
-    text = environment().get_template(TEMPLATE).render(report_context(result, ctx))
-    lines = [line.rstrip() for line in text.split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n") + "\n"
+    """The Markdown report of one scored file; `ctx` is the BatchResult (or Options). A project
+    file's is its 项目支出绩效自评报告 (spec §13)."""
+    if is_project(result, ctx):
+        return render_project_report(result, ctx)
+    return render_markdown(TEMPLATE, report_context(result, ctx))
 
 
 def _write_report(task: tuple[FileResult, BatchResult, Writer, str]) -> None:
@@ -302,7 +198,7 @@ def write_reports(batch: BatchResult, out: Path | OutputFolder, memo=None,
     from perfxl.parallel import parallel_map
 
     folder = OutputFolder.of(out)
-    context = BatchResult(batch.rubric, batch.year, batch.deadline)  # what a report needs of the batch
+    context = batch_context(batch)  # what a report needs of the batch
     written: list[Path] = []
     todo: list[tuple[FileResult, BatchResult, Writer, str]] = []
     writer = folder.writer()

@@ -68,11 +68,14 @@ def resend_review(review: Review, result: FileResult, prefill: dict[str, object]
 
 
 def template_with_review(review: Review, rubric: Rubric, year: int, prefill: dict[str, object]) -> bytes:
-    """This round's template pre-filled with `prefill`, with the 审核意见 sheet added first."""
+    """This round's template pre-filled with `prefill`, with the 审核意见 sheet added first (the
+    project form's workbook when `rubric` is a ProjectForm, spec §13)."""
+    from perfxl.write.project_template import write_project_template
     from perfxl.write.template import write_template
 
+    write = write_project_template if getattr(rubric, "kind", "") == "项目支出" else write_template
     with tempfile.TemporaryDirectory(prefix="perfxl-") as tmp:
         path = Path(tmp) / "template.xlsx"
-        write_template(path, rubric, year, prefill)
+        write(path, rubric, year, prefill)  # type: ignore[arg-type]
         data = path.read_bytes()
     return Patcher(data).patch(review, {})

@@ -1,8 +1,8 @@
 """results.json: the batch for machines (spec §8), byte-identical for the same inputs.
 
-Keys follow the schema order of spec §8; keys perfxl adds come after the spec's. Decimals
-become JSON numbers (integers when integral), dates ISO strings, and nothing carries a
-timestamp, a duration or an absolute path.
+Keys follow the schema order of spec §8; then the keys of v3 (§12 `form`, and §13 `projects` for a
+project file only); keys perfxl adds come after the spec's. Decimals become JSON numbers (integers
+when integral), dates ISO strings, and nothing carries a timestamp, a duration or an absolute path.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from decimal import Decimal
 from pathlib import Path
 
 from perfxl.findings import Finding
-from perfxl.model import BatchResult, FileResult, IndicatorResult
+from perfxl.model import BatchResult, FileResult, Form, IndicatorResult, ProjectIndicatorResult, ProjectResult
 from perfxl.read.values import round_half_up
 from perfxl.spec.fields import fields as field_list
 from perfxl.spec.rubric import Rubric
 from perfxl.write.folder import OutputFolder
+from perfxl.write.kind import is_project_form
 
 RATE_PLACES = "0.000001"  # rates as fractions with 6 decimals (spec §8)
 
@@ -91,20 +92,68 @@ def _finding(f: Finding, batch_level: bool = False) -> dict[str, object]:
     return out
 
 
-def file_entry(rubric: Rubric, r: FileResult) -> dict[str, object]:
-    """One entry of `files`: the spec's keys in order, then perfxl's additions."""
+def rate_value(rate: Decimal | None) -> object:
+    """A rate as a fraction with 6 decimals (spec §8), null when unknown."""
+    return None if rate is None else json_value(round_half_up(Decimal(rate), RATE_PLACES))
+
+
+def _project_indicator(ind: ProjectIndicatorResult) -> dict[str, object]:
     return {
+        "row": ind.row,
+        "level1": ind.level1,
+        "level2": ind.level2,
+        "name": ind.name,
+        "direction": ind.direction,
+        "target": json_value(ind.target),
+        "actual": json_value(ind.actual),
+        "unit": ind.unit,
+        "weight": json_value(ind.weight),
+        "self_score": json_value(ind.self_score),
+        "reviewed_score": json_value(ind.reviewed_score),
+        "applicable": ind.applicable,
+    }
+
+
+def project_entry(p: ProjectResult) -> dict[str, object]:
+    """One project of a project file, with exactly the keys of spec §13 (预算执行率 is not among
+    its indicators: it is `execution_*`)."""
+    return {
+        "sheet": p.sheet,
+        "project_name": p.project_name,
+        "budget_annual": json_value(p.budget_annual),
+        "spent": json_value(p.spent),
+        "execution_rate": rate_value(p.execution_rate),
+        "execution_self_score": json_value(p.execution_self_score),
+        "execution_score": json_value(p.execution_score),
+        "indicators": [_project_indicator(i) for i in p.indicators],
+        "self_total": json_value(p.self_total),
+        "reviewed_total": json_value(p.reviewed_total),
+        "self_grade": p.self_grade,
+        "reviewed_grade": p.reviewed_grade,
+        "capped_by_execution": p.capped_by_execution,
+    }
+
+
+def file_entry(form: Form, r: FileResult) -> dict[str, object]:
+    """One entry of `files` for a file read by `form`: the keys of spec §8 in order, `form`
+    (§12), `projects` for a project file (§13), then perfxl's additions."""
+    entry: dict[str, object] = {
         "file": r.file,
         "status": r.status,
         "unit_code": r.unit_code,
         "unit_name": r.unit_name,
-        "fields": json_fields(r, rubric.fields),
-        "indicators": [_indicator(rubric, i) for i in r.indicators],
+        "fields": json_fields(r, form.fields),
+        "indicators": [_indicator(form, i) for i in r.indicators],  # type: ignore[arg-type]
         "self_total": json_value(r.self_total),
         "reviewed_total": json_value(r.reviewed_total),
         "self_grade": r.self_grade,
         "reviewed_grade": r.reviewed_grade,
         "findings": [_finding(f) for f in r.findings],
+        "form": r.form or form.id,
+    }
+    if r.projects or is_project_form(form):
+        entry["projects"] = [project_entry(p) for p in r.projects]
+    return entry | {
         # additions (spec §8 allows keys after its own)
         "department": r.department,
         "status_label": r.status_label,
@@ -129,7 +178,7 @@ def to_dict(batch: BatchResult) -> dict[str, object]:
         "rubric": batch.rubric.id,
         "year": batch.year,
         "deadline": batch.deadline.isoformat(),
-        "files": [file_entry(batch.rubric, r) for r in batch.files],
+        "files": [file_entry(batch.form_of(r), r) for r in batch.files],
         "not_submitted": [_not_submitted(u) for u in batch.not_submitted],
         "findings": [_finding(f, batch_level=True) for f in batch.findings],
     }
@@ -150,7 +199,7 @@ def to_json(batch: BatchResult, memo=None) -> str:
     entries = []
     for r in batch.files:
         def render(r: FileResult = r) -> str:
-            return _dumps(file_entry(batch.rubric, r))
+            return _dumps(file_entry(batch.form_of(r), r))
 
         text = memo.fragment(memo.output_key(r, batch, "json"), render) if memo and r.sha256 else render()
         entries.append(text.replace("\n", "\n    "))

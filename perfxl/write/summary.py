@@ -1,26 +1,41 @@
 """summary.xlsx: the bureau's overview of a batch (spec §8), written with xlsxwriter.
 
 Unit-provided text is only ever written with `write_string` in a workbook whose options turn
-off formula and URL detection, so a unit name like `=HYPERLINK(…)` stays inert text.
+off formula and URL detection, so a unit name like `=HYPERLINK(…)` stays inert text (the cells:
+perfxl.write.summary_sheet). A batch with project files (spec §13) also gets 项目汇总 and 项目指标
+(perfxl.write.summary_projects); one without them gets the same bytes as before there were any.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from decimal import Decimal
-from functools import lru_cache
 from pathlib import Path
 
 import xlsxwriter
 
 from perfxl.findings import CATALOGUE, Finding
 from perfxl.model import STATUS_LABELS, STATUS_ORDER, BatchResult, FileResult
-from perfxl.ooxml.comments import line_count
-from perfxl.ooxml.refs import display_width
 from perfxl.write.folder import Writer
+from perfxl.write.kind import form_of
 from perfxl.write.printing import set_print
+from perfxl.write.summary_projects import PROJECT_SHEETS, project_grade_counts, write_project_sheets
+from perfxl.write.summary_sheet import (
+    DASH,
+    MAX_TEXT,
+    OPTIONS,
+    TOTAL_LABEL,
+    UNGRADED,
+    Sheet,
+    clean_text,
+    formats,
+    in_total,
+    wrap_columns,
+    wrapped_texts,
+)
 from perfxl.write.text import since_last_text
+
+__all__ = ["DASH", "MAX_TEXT", "TOTAL_LABEL", "UNGRADED", "clean_text", "in_total", "write_summary"]
 
 SHEETS = ("汇总", "指标得分", "问题清单", "未报送", "统计")
 #: printed landscape, the wide tables; the others portrait (issue 11)
@@ -35,9 +50,6 @@ SUMMARY_HEADERS = (
 )
 EXTRA_HEADERS = ("是否退回", "主要问题", "与上次报送相比")
 MONEY_KEYS = ("income_total", "carryover_begin", "expense_total", "carryover_end")
-#: the 合计 row sums `reviewed` rows only (spec §8 v3): a returned unit's figures may be wrong
-#: (typed in 元, unbalanced), and one such unit would misstate the bureau's total
-TOTAL_LABEL = "合计（已审核单位）"
 LEFT_OUT_LABEL = "未计入合计的文件"
 #: 问题 is the code's Chinese name, 规则 the code (for machines); 单位答复 the unit's reply read
 #: from its returned feedback copy (spec §8 v3)
@@ -47,25 +59,7 @@ FINDING_HEADERS = (
 )
 MESSAGE_COL, REPLY_COL = FINDING_HEADERS.index("说明"), FINDING_HEADERS.index("单位答复")
 MISSING_HEADERS = ("单位编码", "单位名称", "主管部门")
-UNGRADED = "未定级"
-DASH = "—"
 NOT_APPLICABLE = "不适用"
-MAX_TEXT = 32_000  # Excel holds 32,767 characters in a cell; keep room for the note
-TRUNCATED = "……（内容过长，已截断）"
-NUMERIC_FORMATS = ("money", "rate", "score")
-#: control characters (Cc) except \t and \n, and surrogates (Cs)
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
-WIDTH_CAP = 62  # set_column caps widths at 60 (+2 padding)
-WIDTH_ROWS = 300
-OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
-
-
-def clean_text(text: object) -> str:
-    """Text safe for a cell: control characters (but \\n and \\t) removed, bounded length."""
-    s = _CONTROL.sub("", str(text).replace("\r\n", "\n").replace("\r", "\n"))
-    if len(s) > MAX_TEXT:
-        s = s[: MAX_TEXT - len(TRUNCATED)] + TRUNCATED
-    return s
 
 
 def budget_rate(fields: dict[str, object]) -> Decimal | None:
@@ -78,70 +72,8 @@ def budget_rate(fields: dict[str, object]) -> Decimal | None:
     return Decimal(exp) / base if base else None  # type: ignore[arg-type]
 
 
-def _width(value: object) -> int:
-    """Display width: CJK and full-width characters count double (capped: columns are)."""
-    if isinstance(value, float):
-        return len(f"{value:,.2f}")
-    return _text_width(str(value))
-
-
-@lru_cache(maxsize=65536)
-def _text_width(text: str) -> int:
-    line = max(text.split("\n"), key=len) if text else ""
-    if len(line) >= WIDTH_CAP:
-        return WIDTH_CAP
-    return display_width(line)
-
-
-class _Sheet:
-    """A worksheet that writes typed cells and remembers column widths."""
-
-    def __init__(self, wb: xlsxwriter.Workbook, name: str, fmt: dict[str, object]) -> None:
-        self.ws, self.fmt, self.widths = wb.add_worksheet(name), fmt, {}
-        self.last = (0, 0)  # the bottom-right cell written: the print area
-
-    def put(self, row: int, col: int, value: object, fmt: str | None = None) -> None:
-        if isinstance(value, str) and fmt in NUMERIC_FORMATS:
-            fmt = "center"  # "—" or 不适用 in a number column
-        style = self.fmt.get(fmt) if fmt else None
-        if row > self.last[0] or col > self.last[1]:
-            self.last = (max(row, self.last[0]), max(col, self.last[1]))
-        if value is None:
-            self.ws.write_blank(row, col, None, style)
-            return
-        if isinstance(value, Decimal | int | float) and not isinstance(value, bool):
-            self.ws.write_number(row, col, float(value), style)
-            shown: object = float(value)
-        else:
-            shown = clean_text(value)
-            self.ws.write_string(row, col, shown, style)  # type: ignore[arg-type]
-        if row <= WIDTH_ROWS:  # widths from the header and the first rows: enough to read, and cheap
-            self.widths[col] = max(self.widths.get(col, 0), _width(shown))
-
-    def header(self, row: int, headers: tuple[str, ...] | list[str], col: int = 0) -> None:
-        for i, text in enumerate(headers):
-            self.put(row, col + i, text, "header")
-
-    def finish(self, rows: int, cols: int, freeze_cols: int = 0, table: bool = True) -> None:
-        """Frozen header, a filter over the table, readable widths."""
-        if table:
-            self.ws.freeze_panes(1, freeze_cols)
-            self.ws.autofilter(0, 0, max(rows - 1, 0), cols - 1)
-        for col in self.widths:
-            self.ws.set_column(col, col, self.col_width(col))
-
-    def col_width(self, col: int) -> float:
-        """The width (characters) `finish` gives a column; Excel's default for one never written."""
-        return min(max(self.widths[col] + 2, 8), 60) if col in self.widths else 8.43
-
-
 def _score(value: Decimal | None) -> object:
     return DASH if value is None else value
-
-
-def in_total(r: FileResult) -> bool:
-    """Whether a file's money counts in the 汇总 合计 row: reviewed files only."""
-    return r.status == "reviewed"
 
 
 def _summary_row(r: FileResult, batch: BatchResult) -> list[object]:
@@ -158,10 +90,11 @@ def _summary_row(r: FileResult, batch: BatchResult) -> list[object]:
             problems.append(f.title)
     returned = ("是" if r.status == "error" else "否") if r.scored else None
     return [r.unit_code, r.unit_name, r.department, r.file, r.status_label, *money, rate, *scores,
-            r.errors, r.warnings, returned, "；".join(problems) or None, since_last_text(r.since_last, batch.rubric.fields)]
+            r.errors, r.warnings, returned, "；".join(problems) or None,
+            since_last_text(r.since_last, form_of(batch, r).fields)]
 
 
-def _write_summary_sheet(sh: _Sheet, batch: BatchResult) -> None:
+def _write_summary_sheet(sh: Sheet, batch: BatchResult) -> None:
     headers = (*SUMMARY_HEADERS, *EXTRA_HEADERS)
     sh.header(0, headers)
     formats = {5: "money", 6: "money", 7: "money", 8: "money", 9: "rate", 10: "score", 11: "score",
@@ -172,7 +105,7 @@ def _write_summary_sheet(sh: _Sheet, batch: BatchResult) -> None:
         row = _summary_row(r, batch)
         for col, value in enumerate(row):
             sh.put(n, col, value, formats.get(col))
-        texts.append({col: clean_text(row[col]) for col in SUMMARY_WRAP if isinstance(row[col], str)})
+        texts.append(wrapped_texts(row, SUMMARY_WRAP))
         if in_total(r):
             sums = [s + (v or 0) for s, v in zip(sums, row[5:9], strict=True)]
     last = len(batch.files) + 1
@@ -183,22 +116,15 @@ def _write_summary_sheet(sh: _Sheet, batch: BatchResult) -> None:
     base = begin + income
     sh.put(last, 9, expense / base if base else None, "total_rate")
     sh.finish(len(batch.files) + 1, len(headers), freeze_cols=2)
-    widths = {col: min(sh.col_width(col), cap) for col, cap in SUMMARY_WRAP.items()}
-    for col, width in widths.items():
-        sh.ws.set_column(col, col, width)
-    for n, wrapped in enumerate(texts, start=1):
-        # LibreOffice does not grow a row for its wrapped text: give the lines their height
-        lines = max((line_count(text, int(widths[col])) for col, text in wrapped.items()), default=1)
-        if lines > 1:
-            sh.ws.set_row(n, 13.5 * lines)
+    wrap_columns(sh, texts, SUMMARY_WRAP)
 
 
-def _write_scores_sheet(sh: _Sheet, batch: BatchResult) -> None:
+def _write_scores_sheet(sh: Sheet, batch: BatchResult) -> None:
     codes = [i.code for i in batch.rubric.indicators]
     headers = ["单位编码", "单位名称"] + [f"{c} {k}" for c in codes for k in ("自评", "核定")]
     headers += ["自评总分", "核定总分"]
     sh.header(0, headers)
-    rows = [r for r in batch.files if r.scored]
+    rows = [r for r in batch.files if r.scored and not r.projects]  # projects: 项目指标
     for n, r in enumerate(rows, start=1):
         sh.put(n, 0, r.unit_code)
         sh.put(n, 1, r.unit_name)
@@ -223,7 +149,7 @@ def _finding_row(f: Finding, code: str | None, name: str | None) -> list[object]
             "、".join(f.cells) or None, f.reply]
 
 
-def _write_findings_sheet(sh: _Sheet, batch: BatchResult) -> None:
+def _write_findings_sheet(sh: Sheet, batch: BatchResult) -> None:
     sh.header(0, FINDING_HEADERS)
     rows = [_finding_row(f, r.unit_code, r.unit_name) for r in batch.files for f in r.findings]
     names = {u.get("unit_code"): u.get("unit_name") for u in batch.not_submitted}
@@ -237,7 +163,7 @@ def _write_findings_sheet(sh: _Sheet, batch: BatchResult) -> None:
     sh.ws.set_column(REPLY_COL, REPLY_COL, 40)
 
 
-def _write_missing_sheet(sh: _Sheet, batch: BatchResult) -> None:
+def _write_missing_sheet(sh: Sheet, batch: BatchResult) -> None:
     sh.header(0, MISSING_HEADERS)
     for n, unit in enumerate(batch.not_submitted, start=1):
         for col, key in enumerate(("unit_code", "unit_name", "department")):
@@ -246,18 +172,22 @@ def _write_missing_sheet(sh: _Sheet, batch: BatchResult) -> None:
 
 
 def grade_counts(batch: BatchResult) -> list[tuple[str, int]]:
-    """Scored files per reviewed grade, in the rubric's order, then 未定级."""
-    scored = [r for r in batch.files if r.scored]
+    """Scored files per reviewed grade, in the rubric's order, then 未定级; a project file's
+    grades are its projects' (project_grade_counts)."""
+    scored = [r for r in batch.files if r.scored and not r.projects]
     labels = [*batch.rubric.grade_labels, UNGRADED]
     return [(g, sum(1 for r in scored if (r.reviewed_grade or UNGRADED) == g)) for g in labels]
 
 
-def _write_stats_sheet(sh: _Sheet, wb: xlsxwriter.Workbook, batch: BatchResult) -> None:
-    sh.header(0, ("核定等级", "单位数"))
+def _write_stats_sheet(sh: Sheet, wb: xlsxwriter.Workbook, batch: BatchResult) -> None:
+    projects = dict(project_grade_counts(batch)) if batch.project_files else None
+    sh.header(0, ("核定等级", "单位数", "项目数") if projects is not None else ("核定等级", "单位数"))
     grades = grade_counts(batch)
     for n, (label, count) in enumerate(grades, start=1):
         sh.put(n, 0, label)
         sh.put(n, 1, count)
+        if projects is not None:
+            sh.put(n, 2, projects.get(label, 0))
     row = len(grades) + 2
     sh.header(row, ("状态", "文件数", "计入汇总合计"))
     labels = [r.status_label for r in batch.files]
@@ -284,14 +214,17 @@ def _write_stats_sheet(sh: _Sheet, wb: xlsxwriter.Workbook, batch: BatchResult) 
     chart = wb.add_chart({"type": "column"})
     chart.add_series({"name": "单位数", "categories": ["统计", 1, 0, len(grades), 0],
                       "values": ["统计", 1, 1, len(grades), 1], "data_labels": {"value": True}})
+    if projects is not None:
+        chart.add_series({"name": "项目数", "categories": ["统计", 1, 0, len(grades), 0],
+                          "values": ["统计", 1, 2, len(grades), 2], "data_labels": {"value": True}})
     chart.set_title({"name": "核定等级分布"})
-    chart.set_legend({"none": True})
+    chart.set_legend({"position": "bottom"} if projects is not None else {"none": True})
     chart.set_y_axis({"min": 0, "major_gridlines": {"visible": True}})
     _chart_page(sh, chart, row, 5)
     sh.finish(row + 1, 5, table=False)
 
 
-def _chart_page(sh: _Sheet, chart, below: int, cols: int) -> None:
+def _chart_page(sh: Sheet, chart, below: int, cols: int) -> None:
     """Put `chart` on a printed page of its own: a page break after the tables (last row
     `below`), then the chart as wide as their `cols` columns, so it prints whole, never split."""
     # xlsxwriter's pixels for a width in characters (7 px a digit, 5 px padding)
@@ -304,21 +237,6 @@ def _chart_page(sh: _Sheet, chart, below: int, cols: int) -> None:
     sh.last = (below + 3 + -(-height // 20), max(sh.last[1], cols - 1))  # 20 px a default row
 
 
-def _formats(wb: xlsxwriter.Workbook) -> dict[str, object]:
-    base = {"font_name": "宋体", "font_size": 10}
-    header = {**base, "bold": True, "bg_color": "#D9E1F2", "border": 1, "align": "center",
-              "valign": "vcenter", "text_wrap": True}
-    total = {**base, "bold": True, "top": 1}
-    specs = {
-        "header": header, "money": {**base, "num_format": "#,##0.00"},
-        "rate": {**base, "num_format": "0.00%"}, "score": {**base, "num_format": "0.00"},
-        "center": {**base, "align": "center"}, "wrap": {**base, "text_wrap": True},
-        "total_label": total, "total_money": {**total, "num_format": "#,##0.00"},
-        "total_rate": {**total, "num_format": "0.00%"},
-    }
-    return {name: wb.add_format(spec) for name, spec in specs.items()}
-
-
 def write_summary(batch: BatchResult, out: Path | Writer) -> Path:
     """Write summary.xlsx into `out` (a folder, or the output folder's Writer) atomically and
     return its path."""
@@ -329,14 +247,17 @@ def write_summary(batch: BatchResult, out: Path | Writer) -> Path:
         # pinned so that the same batch gives the same bytes (spec §6)
         wb.set_properties({"title": f"{batch.year}年度部门整体支出绩效自评汇总", "author": "perfxl",
                            "created": dt.datetime(batch.year + 1, 1, 1)})
-        fmt = _formats(wb)
-        sheets = {name: _Sheet(wb, name, fmt) for name in SHEETS}
+        fmt = formats(wb)
+        names = SHEETS if not batch.project_files else (*SHEETS[:2], *PROJECT_SHEETS, *SHEETS[2:])
+        sheets = {name: Sheet(wb, name, fmt) for name in names}
         _write_summary_sheet(sheets["汇总"], batch)
         _write_scores_sheet(sheets["指标得分"], batch)
+        if batch.project_files:
+            write_project_sheets(*(sheets[name] for name in PROJECT_SHEETS), batch)
         _write_findings_sheet(sheets["问题清单"], batch)
         _write_missing_sheet(sheets["未报送"], batch)
         _write_stats_sheet(sheets["统计"], wb, batch)
         for name, sh in sheets.items():
-            set_print(sh.ws, sh.last, landscape=name in LANDSCAPE, titles=None if name == "统计" else (0, 0))
+            set_print(sh.ws, sh.last, landscape=name in (*LANDSCAPE, *PROJECT_SHEETS), titles=None if name == "统计" else (0, 0))
         wb.close()
     return dest
