@@ -17,6 +17,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from conftest import good_values
 from openpyxl.utils import quote_sheetname
 from openpyxl.workbook.defined_name import DefinedName
 from typer.testing import CliRunner
@@ -26,7 +27,9 @@ from perfxl.model import Options
 from perfxl.run.pipeline import process_file
 from perfxl.spec.project import builtin_project_form
 from perfxl.spec.rubric import load_rubric
+from perfxl.write.fill import fill_workbook
 from perfxl.write.fill_project import fill_projects, insert_rows
+from perfxl.write.template import build_template
 
 FORM = builtin_project_form("proj-2020")
 DEPT = load_rubric("gd-dept-2020")
@@ -44,9 +47,11 @@ COL = dict(level1="A", level2="B", name="C", direction="D", target="E", unit="F"
            self_score="I", reason="J")
 HEADERS = dict(level1="一级指标", level2="二级指标", name="三级指标", direction="指标性质", target="年度指标值",
                unit="计量单位", actual="实际完成值", weight="分值", self_score="自评得分", reason="偏差原因分析及改进措施")
-NEW_CODES = ("weight-total", "weight-split", "deviation-unexplained", "target-too-low", "indicator-kinds",
-             "spending-over-budget", "weight-changed", "score-differs", "total-mismatch", "grade-mismatch",
-             "score-out-of-range")
+#: the severities §13 and §5 give
+SEVERITY = {"weight-total": "error", "weight-split": "warning", "deviation-unexplained": "warning",
+            "target-too-low": "warning", "indicator-kinds": "error", "spending-over-budget": "error",
+            "weight-changed": "error", "score-differs": "warning", "total-mismatch": "error", "grade-mismatch": "error",
+            "score-out-of-range": "error"}
 
 
 @dataclass(frozen=True)
@@ -562,7 +567,8 @@ def test_each_finding_appears_where_section_13_says_and_nowhere_else(template, t
             assert f.cell == cell, (code, f.cells)
         if cells is not None:
             assert list(f.cells) == cells, (code, f.cells)
-    clean_project, tested = result.projects
+        assert f.severity.value == SEVERITY[code], (code, f.severity)
+    clean_project, _ = result.projects
     assert clean_project.reviewed_total == D(100) and clean_project.reviewed_grade == "优秀"
 
 
@@ -631,3 +637,265 @@ def test_an_unscorable_row_nulls_only_its_project(template, tmp_path, actual, ta
     assert (tested.reviewed_total, tested.reviewed_grade, tested.capped_by_execution) == (None, None, None)
     assert tested.indicators[1].reviewed_score == D(15)  # the other rows still scored
     assert (clean_project.reviewed_total, clean_project.reviewed_grade) == (D(100), "优秀")
+
+
+# -- 4. a mixed batch: department and project files of one unit ------------------------------------
+
+# 基层党建专项 sent again in the newer file with 执行率 224 / 280 = 0.80 → 8.00; 8 + 90 = 98, not capped
+# (0.80 is not below 80 %) → 优秀
+B2 = changed(B, spent=D("224"), exec_score=8, score_total=98, filing_date=dt.date(2021, 6, 10))
+C2 = changed(C, filing_date=dt.date(2021, 6, 10))
+# another unit's file with an error (100.02 > 100 + 0.01): its projects are listed, its money not in the 合计
+OTHER = changed(CLEAN, unit_code="T002", unit_name="另一测试单位", department="另一测试单位", spent=D("100.02"))
+
+
+@pytest.fixture(scope="module")
+def mixed(template, tmp_path_factory):
+    root = tmp_path_factory.mktemp("acc-mixed")
+    dept_template = root / "dept-template.xlsx"
+    build_template(dept_template, DEPT)
+    inbox = root / "inbox"
+    (inbox / "部门").mkdir(parents=True)
+    fill_workbook(dept_template, good_values(), inbox / "部门" / "T001_部门整体.xlsx")  # unit T001, filed 2021-06-04
+    # the older file has the greater path, so that only the filing date can make the newer one win
+    build_by_hand(template, [A, B], inbox / "项目" / "b_T001.xlsx", titles=["项目1", "项目2"])
+    build_by_hand(template, [B2, C2], inbox / "项目" / "a_T001.xlsx", titles=["项目1", "项目2"])
+    build_by_hand(template, [OTHER], inbox / "项目" / "T002.xlsx")
+    out = root / "out"
+    data = run_cli(inbox, out, "gd-dept-2020", "proj-2020")
+    return inbox, out, data, dept_template
+
+
+def _files(data) -> dict:
+    return {f["file"]: f for f in data["files"]}
+
+
+def test_each_file_is_read_by_the_form_its_meta_names(mixed):
+    _, _, data, _ = mixed
+    files = _files(data)
+    assert list(files) == ["部门/T001_部门整体.xlsx", "项目/a_T001.xlsx", "项目/b_T001.xlsx", "项目/T002.xlsx"]
+    assert {k: (f["form"], f["status"]) for k, f in files.items()} == {
+        "部门/T001_部门整体.xlsx": ("gd-dept-2020", "reviewed"),
+        "项目/a_T001.xlsx": ("proj-2020", "reviewed"),
+        "项目/b_T001.xlsx": ("proj-2020", "reviewed"),  # its other project is still scored
+        "项目/T002.xlsx": ("proj-2020", "error"),
+    }
+    dept = files["部门/T001_部门整体.xlsx"]
+    assert "projects" not in dept and dept["reviewed_total"] == 100 and dept["indicators"]
+    assert all(f["indicators"] == [] for k, f in files.items() if k.startswith("项目/"))
+    assert [f["code"] for f in files["项目/T002.xlsx"]["findings"] if f["severity"] == "error"] == ["spending-over-budget"]
+
+
+def test_a_project_in_two_files_is_a_duplicate_in_the_older_file_only(mixed):
+    _, _, data, _ = mixed
+    files = _files(data)
+    dept, newer, older = (files[k] for k in ("部门/T001_部门整体.xlsx", "项目/a_T001.xlsx", "项目/b_T001.xlsx"))
+    # a department file and project files never supersede each other
+    assert not any(f["code"] == "duplicate-submission" for f in dept["findings"])
+    assert [p["project_name"] for p in newer["projects"]] == ["基层党建专项", "党员教育培训"]
+    assert [p["project_name"] for p in older["projects"]] == ["人才工作专项"]
+    (kept,) = [f for f in newer["findings"] if f["code"] == "duplicate-submission"]
+    (gone,) = [f for f in older["findings"] if f["code"] == "duplicate-submission"]
+    assert kept["severity"] == gone["severity"] == "warning"
+    assert "基层党建专项" in kept["message"] and "b_T001.xlsx" in kept["message"]
+    assert "基层党建专项" in gone["message"] and "a_T001.xlsx" in gone["message"]
+    assert "部门" not in kept["message"] + gone["message"]
+    # the superseded sheet leaves no finding behind; the kept projects are the newer file's
+    assert all(f["sheet"] != "项目2" for f in older["findings"])
+    party, education = newer["projects"]
+    assert (D(str(party["spent"])), D(str(party["execution_score"])), D(str(party["reviewed_total"]))) == (
+        D(224), D(8), D(98))
+    assert party["capped_by_execution"] is False and party["reviewed_grade"] == "优秀"
+    assert D(str(education["reviewed_total"])) == D(79) and education["capped_by_execution"] is True
+    (talent,) = older["projects"]
+    assert D(str(talent["reviewed_total"])) == D("92.19") and talent["reviewed_grade"] == "优秀"
+
+
+def _sheet_rows(ws) -> list[list]:
+    return [list(r) for r in ws.iter_rows(values_only=True)]
+
+
+PROJECT_SUMMARY_HEADERS = ["单位编码", "单位名称", "项目名称", "全年预算数", "全年执行数", "执行率", "自评总分", "核定总分",
+                           "自评等级", "核定等级", "错误数", "警告数"]
+INDICATOR_SUMMARY_HEADERS = ["单位编码", "单位名称", "项目名称", "一级指标", "二级指标", "三级指标", "指标性质", "年度指标值",
+                             "实际完成值", "分值", "自评得分", "核定得分"]
+
+
+def test_summary_has_the_project_sheets_with_a_total_of_the_reviewed_files(mixed):
+    _, out, _, _ = mixed
+    wb = openpyxl.load_workbook(out / "summary.xlsx")
+    assert "项目汇总" in wb.sheetnames and "项目指标" in wb.sheetnames
+    rows = _sheet_rows(wb["项目汇总"])
+    assert rows[0][:12] == PROJECT_SUMMARY_HEADERS
+    body = [r for r in rows[1:] if r[0] is not None and not str(r[0]).startswith("合计")]
+    assert [(r[0], r[2]) for r in body] == [("T001", "基层党建专项"), ("T001", "党员教育培训"), ("T001", "人才工作专项"),
+                                            ("T002", "人才服务专项")]
+    first = body[0]
+    assert first[1] == "测试市测试局" and first[3:5] == [280, 224] and first[5] == pytest.approx(0.8)
+    assert first[6:12] == [98, 98, "优秀", "优秀", 0, 0]
+    assert body[1][6:10] == [92.94, 79, "优秀", "中"]  # self never capped, reviewed capped at 79
+    assert body[3][10] == 1  # T002's spending-over-budget
+    (total,) = [r for r in rows[1:] if r[0] is not None and str(r[0]).startswith("合计")]
+    # the reviewed files' projects only (T002 is in error): 280 + 100 + 150 = 530; 224 + 65 + 142.5 = 431.5;
+    # 执行率 of the sums 431.5 / 530 = 0.814150…; the superseded 基层党建专项 (210 of 280) is not counted
+    assert total[3:5] == [530, 431.5]
+    assert total[5] == pytest.approx(431.5 / 530, abs=1e-9)
+
+
+def test_summary_lists_every_indicator_of_the_scored_projects(mixed):
+    _, out, _, _ = mixed
+    rows = _sheet_rows(openpyxl.load_workbook(out / "summary.xlsx")["项目指标"])
+    assert rows[0][:12] == INDICATOR_SUMMARY_HEADERS
+    body = [r for r in rows[1:] if r[0] is not None]
+    assert len(body) == len(B_ROWS) + len(C_ROWS) + len(A_ROWS) + len(CLEAN_ROWS)  # the superseded B not again
+    assert [r[5] for r in body if r[2] == "基层党建专项"] == [r["name"] for r in B_ROWS]
+    (classes,) = [r for r in body if r[5] == "人才培训班期数"]
+    assert classes[:7] == ["T001", "测试市测试局", "人才工作专项", "产出指标", "数量指标", "人才培训班期数", "≥"]
+    assert classes[9:12] == [10, 6.67, 6.67]
+    (cost,) = [r for r in body if r[5] == "人均培训成本" and r[0] == "T001"]
+    assert cost[9:12] == [10, 9.09, 9.09]
+
+
+def test_a_department_only_batch_has_no_project_sheets(mixed, tmp_path):
+    inbox, _, _, _ = mixed
+    only = tmp_path / "inbox"
+    only.mkdir()
+    (only / "T001.xlsx").write_bytes((inbox / "部门" / "T001_部门整体.xlsx").read_bytes())
+    data = run_cli(only, tmp_path / "out", "gd-dept-2020", "proj-2020")
+    assert [(f["form"], f["status"]) for f in data["files"]] == [("gd-dept-2020", "reviewed")]
+    names = openpyxl.load_workbook(tmp_path / "out" / "summary.xlsx").sheetnames
+    assert "汇总" in names and "项目汇总" not in names and "项目指标" not in names
+
+
+def test_a_project_file_under_the_department_form_alone_is_a_template_mismatch(mixed, tmp_path):
+    inbox, _, _, _ = mixed
+    only = tmp_path / "inbox"
+    only.mkdir()
+    (only / "a_T001.xlsx").write_bytes((inbox / "项目" / "a_T001.xlsx").read_bytes())
+    data = run_cli(only, tmp_path / "out", "gd-dept-2020")
+    (entry,) = data["files"]
+    assert entry["status"] == "unreadable" and [f["code"] for f in entry["findings"]] == ["template-mismatch"]
+    assert "proj-2020" in entry["findings"][0]["message"]
+
+
+def test_a_file_left_with_no_project_of_its_own_is_a_duplicate(template, tmp_path):
+    """Every project of the older file sent again in a newer one: that file is superseded whole."""
+    inbox = tmp_path / "inbox"
+    build_by_hand(template, [B], inbox / "x_T001.xlsx")  # 2021-06-04
+    build_by_hand(template, [B2, C2], inbox / "w_T001.xlsx", titles=["项目1", "项目2"])  # 2021-06-10
+    files = _files(run_cli(inbox, tmp_path / "out", "gd-dept-2020", "proj-2020"))
+    older, newer = files["x_T001.xlsx"], files["w_T001.xlsx"]
+    assert older["status"] == "duplicate" and older["projects"] == []
+    assert [f["code"] for f in older["findings"]] == ["duplicate-submission"]
+    assert newer["status"] == "reviewed" and [p["project_name"] for p in newer["projects"]] == ["基层党建专项", "党员教育培训"]
+
+
+# -- 5. resubmission: matched per project by 项目名称 ------------------------------------------------
+
+# first version: 人才工作专项's 培训班期数 (6.67 of 10) and 基层党建专项's 执行率 75 % both without a reason
+A_UNEXPLAINED = changed(A, 1, reason=None)
+B_UNEXPLAINED = changed(B, exec_reason=None)
+
+
+def _resubmitted(template: Path, root: Path) -> tuple[Path, Path, Path]:
+    """The first version as T001_项目.xlsx; the second as T001_项目（更正）.xlsx with 人才工作专项
+    explained and the sheets in the other order, so that only the 项目名称 can match them."""
+    first = build_by_hand(template, [A_UNEXPLAINED, B_UNEXPLAINED], root / "v1" / "T001_项目.xlsx",
+                          titles=["项目1", "项目2"])
+    second = build_by_hand(template, [B_UNEXPLAINED, changed(A, filing_date=dt.date(2021, 6, 8))],
+                           root / "v2" / "T001_项目（更正）.xlsx", titles=["项目1", "项目2"])
+    return first, second, root / "out"
+
+
+def _run_twice(first: Path, second: Path, out: Path) -> tuple[dict, dict]:
+    """perfxl run into one output folder, the inbox holding the first version, then the second."""
+    inbox = out.parent / "inbox"
+    inbox.mkdir()
+    (inbox / first.name).write_bytes(first.read_bytes())
+    one = run_cli(inbox, out, "gd-dept-2020", "proj-2020")
+    (inbox / first.name).unlink()
+    (inbox / second.name).write_bytes(second.read_bytes())
+    two = run_cli(inbox, out, "gd-dept-2020", "proj-2020")
+    return one, two
+
+
+@pytest.fixture(scope="module")
+def resubmission(template, tmp_path_factory):
+    first, second, out = _resubmitted(template, tmp_path_factory.mktemp("acc-resend"))
+    one, two = _run_twice(first, second, out)
+    return out, one, two
+
+
+def test_resubmission_results_json_says_what_the_file_resolved(resubmission):
+    _, one, two = resubmission
+    (before,), (after,) = one["files"], two["files"]
+    assert [(f["code"], f["sheet"], f["cell"]) for f in before["findings"] if f["severity"] != "info"] == [
+        ("deviation-unexplained", "项目1", "J16"), ("deviation-unexplained", "项目2", "I11")]
+    assert before["since_last"] is None
+    assert [(f["code"], f["sheet"], f["cell"]) for f in after["findings"] if f["severity"] != "info"] == [
+        ("deviation-unexplained", "项目1", "I11")]
+    since = after["since_last"]
+    assert since is not None and since["previous_file"] == "T001_项目.xlsx"
+    # per file the codes are a set: deviation-unexplained is still open (on 基层党建专项)
+    assert (since["resolved"], since["still_open"], since["new"]) == ([], ["deviation-unexplained"], [])
+
+
+def test_resubmission_is_matched_per_project_by_its_name(template, tmp_path):
+    """The state's comparison (run.state.State.compare) through run_job, as `perfxl run` does it:
+    人才工作专项 resolved its deviation-unexplained although it moved from 项目1 to 项目2;
+    基层党建专项 still has its own; 党员教育培训 is new."""
+    from perfxl.read.intake import discover
+    from perfxl.run.job import run_job
+
+    first, _, out = _resubmitted(template, tmp_path)
+    # the second version also brings a new project: it has no earlier version to compare with
+    second = build_by_hand(template, [B_UNEXPLAINED, changed(A, filing_date=dt.date(2021, 6, 8)), C],
+                           tmp_path / "v2" / "T001_项目（更正）.xlsx", titles=["项目1", "项目2", "项目3"])
+    options = Options.for_rubric(DEPT)
+    options = type(options)(**{**options.__dict__, "others": (FORM,)})
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / first.name).write_bytes(first.read_bytes())
+    run_job(discover(inbox), options, inbox, out, jobs=1)
+    (inbox / first.name).unlink()
+    (inbox / second.name).write_bytes(second.read_bytes())
+    batch = run_job(discover(inbox), options, inbox, out, jobs=1)
+    (result,) = batch.files
+    since = {p.project_name: p.since_last for p in result.projects}
+    assert [p.sheet for p in result.projects] == ["项目1", "项目2", "项目3"]
+    assert since["党员教育培训"] is None
+    talent, party = since["人才工作专项"], since["基层党建专项"]
+    assert talent is not None and party is not None
+    assert (talent["resolved"], talent["still_open"], talent["new"]) == (["deviation-unexplained"], [], [])
+    assert (party["resolved"], party["still_open"], party["new"]) == ([], ["deviation-unexplained"], [])
+    assert talent["previous_file"] == "T001_项目.xlsx"
+
+
+def _report_sections(out: Path) -> dict[str, str]:
+    """The unit's 项目支出绩效自评报告, cut into its per-project sections (### （n）项目名称)."""
+    (report,) = sorted((out / "reports").glob("T001_*.md"))
+    text = report.read_text("utf-8")
+    parts = re.split(r"^### （[一二三四五六七八九十]+）(.+)$", text, flags=re.M)
+    return {parts[i].strip(): parts[i + 1] for i in range(1, len(parts) - 1, 2)}
+
+
+def test_the_report_says_per_project_what_was_resolved(resubmission):
+    out, _, _ = resubmission
+    sections = _report_sections(out)
+    assert set(sections) == {"人才工作专项", "基层党建专项"}
+    assert "已解决" in sections["人才工作专项"] and "偏差" in sections["人才工作专项"]
+    assert "仍存在" in sections["基层党建专项"] and "已解决" not in sections["基层党建专项"]
+
+
+@pytest.mark.xfail(strict=True, reason="a project file's own since_last compares the FIRST sheet's fields of the two "
+                   "versions (FileResult.fields = the first project's): with the projects resent in another sheet "
+                   "order it reports 项目名称 人才工作专项 → 基层党建专项 and every amount as changed, in results.json "
+                   "and in the report's opening line, although no project's figures changed")
+def test_the_files_since_last_does_not_pair_two_different_projects(resubmission):
+    out, _, two = resubmission
+    (after,) = two["files"]
+    changed_fields = after["since_last"]["changed_fields"]
+    assert not {"project_name", "budget_annual", "spent", "exec_score"} & set(changed_fields), changed_fields
+    (report,) = sorted((out / "reports").glob("T001_*.md"))
+    opening = report.read_text("utf-8").split("## 二、")[0]
+    assert "项目名称 人才工作专项 → 基层党建专项" not in opening
