@@ -382,6 +382,19 @@ def test_an_error_file_report_says_what_cannot_be_scored(batch):
     assert "1个项目暂无法核定" in text and "## 附件" not in text  # every finding is on its sheet
 
 
+def test_a_resent_files_line_leaves_the_data_to_each_project(batch):
+    # the file's own changed_fields compare the first sheets of the two files, whichever projects they hold
+    resent = dataclasses.replace(batch.files[0], since_last={
+        "resolved": [], "still_open": [], "new": ["meta-missing"],
+        "changed_fields": {"project_name": ["人才工作专项", "基层党建专项"]}, "previous_file": "旧.xlsx"})
+    opening = render_report(resent, batch).split("## 二、")[0]
+    assert "> 本单位已重新报送。与上次报送相比——新出现：缺少模板标识（meta-missing）；各项目改动的数据见该项目。" in opening
+    assert "人才工作专项 →" not in opening
+    quiet = dataclasses.replace(resent, since_last={"resolved": [], "still_open": [], "new": [], "changed_fields": {}},
+                                projects=[talent()])
+    assert "与上次报送相比——问题无变化，项目数据均无变化。" in render_report(quiet, batch)
+
+
 def test_unit_text_in_a_project_report_stays_text(batch):
     hostile = dataclasses.replace(talent(), project_name="# 标题 <b>x</b>")
     hostile.fields["outcome_text"] = "- 列表\n[链接](http://x)"

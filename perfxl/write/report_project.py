@@ -106,6 +106,21 @@ def _latest_filing(result: FileResult) -> dt.date | None:
     return max(dates) if dates else first if isinstance(first, dt.date) else None
 
 
+def _file_since(result: FileResult, form) -> str | None:
+    """The file's resubmission line: its findings resolved, still open and new; the data changed
+    are each project's (ProjectResult.since_last, matched by 项目名称), said in its own section — the
+    file's own field changes would compare whichever projects came first in the two files."""
+    since = result.since_last
+    if not since:
+        return None
+    findings = {k: v for k, v in since.items() if k != "changed_fields"}
+    changed = any(p.since_last and p.since_last.get("changed_fields") for p in result.projects)
+    data = "各项目改动的数据见该项目" if changed else "项目数据均无变化"
+    if not any(findings.get(k) for k in ("resolved", "still_open", "new", "replies_resolved")):
+        return f"问题无变化，{data}"
+    return f"{since_last_text(findings, form.fields)}；{data}"
+
+
 def project_report_context(result: FileResult, ctx: BatchResult | Options) -> dict[str, object]:
     """The values project_report.md.j2 is rendered with (unit text still raw: the template escapes)."""
     form = form_of(ctx, result)
@@ -135,7 +150,7 @@ def project_report_context(result: FileResult, ctx: BatchResult | Options) -> di
         "capped": sum(1 for p in result.projects if p.capped_by_execution),
         "errors": result.errors, "warnings": result.warnings,
         "others": others, "replied": any(x.reply is not None for x in result.findings),
-        "since_last": since_last_text(result.since_last, form.fields),
+        "since_last": _file_since(result, form),
     }
 
 
