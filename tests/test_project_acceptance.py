@@ -352,11 +352,34 @@ def test_perfxl_run_with_the_project_form_alone(three, tmp_path):
         name: exp[3] for name, exp in EXPECTED.items()}
 
 
+def test_a_hidden_copy_is_not_a_project(template, tmp_path):
+    """Project sheets are the visible sheets (spec §13): a unit's hidden old copy is not read."""
+
+    def hide(wb):
+        wb["项目1 (2)"].sheet_state = "hidden"
+
+    result = evaluate(build_by_hand(template, [A, B, C], tmp_path / "hidden.xlsx", edit=hide))
+    assert [p.sheet for p in result.projects] == ["项目1", "党员教育"] and serious(result) == []
+    assert project_summary(result) == {k: v for k, v in EXPECTED.items() if k != "基层党建专项"}
+
+
+def test_a_project_file_pasted_without_meta_is_still_read_as_one(template, tmp_path):
+    """No _meta (copied into a fresh workbook): meta-missing, and in a batch of both forms it is
+    still found to be a project file by its content (spec §3 Locating sheets, §12)."""
+
+    def no_meta(wb):
+        del wb["_meta"]
+
+    path = build_by_hand(template, [A, B, C], tmp_path / "no-meta.xlsx", edit=no_meta)
+    options = Options.for_rubric(DEPT)
+    options = type(options)(**{**options.__dict__, "others": (FORM,)})
+    result = process_file(path, path.name, options)
+    assert result.form == "proj-2020" and result.status == "reviewed"
+    assert [(f.code, f.severity.value) for f in serious(result)] == [("meta-missing", "warning")]
+    assert project_summary(result) == EXPECTED
+
+
 # -- 2. inserted rows, removed names and moved columns change nothing ----------------------------
-
-#: the project sheets of `three` in order, and the row each one's indicator table starts on
-PROJECT_TITLES = TITLES
-
 
 def excel_delete_row(ws, at: int) -> None:
     """Delete row `at` as Excel does: the cells, merged ranges and the sheet's names below move up."""
@@ -405,9 +428,9 @@ MOVED = ["level1", "name", "level2", "actual", "direction", "target", "unit", "r
 def move_columns(wb, headers: dict[str, str] | None = None) -> None:
     """The indicator table's columns rearranged (MOVED), on every project sheet, header included;
     `headers` renames header texts (aliases a unit might write)."""
-    for title in PROJECT_TITLES:
+    for title in TITLES:
         ws = wb[title]
-        for r in range(HEADER_ROW, TOTAL_ROW_BEFORE - 1):
+        for r in range(HEADER_ROW, int(TOTAL_CELL[1:]) - 1):  # the header and the 30 rows, not 合计
             cells = {key: ws[f"{COL[key]}{r}"] for key in COL}
             saved = {key: (c.value, c.number_format) for key, c in cells.items()}
             for n, key in enumerate(MOVED, start=1):
@@ -418,7 +441,6 @@ def move_columns(wb, headers: dict[str, str] | None = None) -> None:
                 ws.cell(HEADER_ROW, n).value = headers[key]
 
 
-TOTAL_ROW_BEFORE = 46
 #: column letter of each key after move_columns
 MOVED_COL = {key: "ABCDEFGHIJ"[n] for n, key in enumerate(MOVED)}
 ALIASES = {"name": "指标名称", "target": "指标值", "actual": "完成值", "self_score": "得分", "reason": "偏差原因分析"}
@@ -439,8 +461,19 @@ def merge_levels(wb) -> None:
             wb[title].merge_cells(rng)
 
 
+def typed_as_people_type(wb) -> None:
+    """项目1's cells as units write them: short 一级/二级, 指标性质 in words, full-width digits, spaces,
+    units and 分 after the numbers (spec §3 and §13: the number is read)."""
+    ws = wb["项目1"]
+    for cell, value in {"A15": "产出", "B15": "数量", "D15": "正向指标", "E15": "不低于50", "G15": "５２", "H15": "15分",
+                        "I15": "15分", "D16": ">=", "E17": "≥ 95 %", "D18": "定性指标", "D19": "反向", "E19": "≤0.3万元",
+                        "D20": "等于", "E20": "100％", "G20": "９８％"}.items():
+        ws[cell] = value
+
+
 VARIANTS = {
     "一级/二级 merged": (merge_levels, None),
+    "typed as people type": (typed_as_people_type, None),
     "rows inserted and deleted": (insert_everywhere, INSERTED_ROWS),
     "names removed": (drop_names, None),
     "rows inserted, names removed": (_both(insert_everywhere, drop_names), INSERTED_ROWS),
@@ -485,10 +518,6 @@ def test_a_finding_follows_its_cell_when_rows_are_inserted_and_columns_moved(tem
 # -- 3. each new finding where §13 says, and nowhere else -----------------------------------------
 
 
-def _row_cell(key: str, index: int) -> str:
-    return f"{COL[key]}{FIRST_ROW + index}"
-
-
 # the clean project's rows (CLEAN_ROWS) are at rows 15–20; its funds in row 9, 预算执行率 in row 11
 FINDING_CASES = {
     # 18 + 15 + 5 + 10 + 30 + 10 = 88, + 10 = 98 ≠ 100; 产出 48 ≠ 50 is weight-split as well (a Σ ≠ 90
@@ -507,11 +536,13 @@ FINDING_CASES = {
                                           [("deviation-unexplained", "I11", ["I11", "F9", "E9"])]),
     # ≥50, 65: 65 / 50 = 1.30 ≥ 130 %: on 实际完成值
     "target-too-low": (changed(CLEAN, 0, actual="65"), [("target-too-low", "G15", ["G15", "E15"])]),
+    # ≥50% against a cell holding 0.65 (65 %): 0.65 / 0.50 = 1.30
+    "target-too-low (percent cell)": (changed(CLEAN, 1, target="≥50%", actual=Pct(0.65)), [("target-too-low", "G16", ["G16", "E16"])]),
     # no 满意度 row (服务对象满意度 filed under 效益): 效益 40 ≠ 30 is weight-split as well
     "indicator-kinds": (changed(CLEAN, 5, level1="效益指标", level2="社会效益指标"),
                         [("indicator-kinds", None, None), ("weight-split", "H19", ["H19", "H20"])]),
     # 100.02 > 100 + 0.01; 执行率 > 1 counts as 1: 10 points, as the unit wrote
-    "spending-over-budget": (changed(CLEAN, spent=D("100.02")), [("spending-over-budget", "F9", None)]),
+    "spending-over-budget": (changed(CLEAN, spent=D("100.02")), [("spending-over-budget", "F9", ["F9", "E9"])]),
     # 12 written over the locked 10: the form's 10 is used (no weight-total: 10 + 90 = 100)
     "weight-changed": (changed(CLEAN, exec_weight=12), [("weight-changed", "E11", ["E11"])]),
     # 人均培训成本 0.28 ≤ 0.3: 10, the unit wrote 9 (total 99 matches its own sum)
@@ -531,6 +562,8 @@ NEAR_MISSES = {
     "clean": CLEAN,
     # 64.5 / 50 = 1.29 < 130 %
     "target 129 %": changed(CLEAN, 0, actual="64.5"),
+    # ≥50% against 0.645 (64.5 %): 1.29
+    "target 129 % (percent cell)": changed(CLEAN, 1, target="≥50%", actual=Pct(0.645)),
     # spent = budget + 0.01 is within the tolerance
     "spent = budget + 0.01": changed(CLEAN, spent=D("100.01")),
     # 执行率 exactly 90 % needs no reason (9 points)
@@ -899,3 +932,21 @@ def test_the_files_since_last_does_not_pair_two_different_projects(resubmission)
     (report,) = sorted((out / "reports").glob("T001_*.md"))
     opening = report.read_text("utf-8").split("## 二、")[0]
     assert "项目名称 人才工作专项 → 基层党建专项" not in opening
+
+
+@pytest.mark.parametrize(("direction", "target", "actual", "score"), [
+    ("≤", "0", "1起", D(0)),  # ≤ with a target of 0: full only when 实际 = 0
+    ("=", "0个", "2个", D(0)),  # = with a target of 0 missed: 0
+    ("≥", 0, "-1", D(0)),  # ≥ with a target of 0: full only when 实际 ≥ 0
+    ("=", "100", "250", D(0)),  # 10 × max(0, 1 − 150 / 100) = 0
+    ("=", "100", "96", D("9.6")),  # 10 × (1 − 4 / 100) = 9.6
+    ("≤", "≤0.3", "0.4万元", D("7.5")),  # 10 × 0.3 / 0.4 = 7.5
+])
+def test_rows_that_miss_score_as_section_13(template, tmp_path, direction, target, actual, score):
+    """人均培训成本 (row 18, 分值 10) rewritten; the unit's self score matches and its reason is given."""
+    project = changed(CLEAN, 3, direction=direction, target=target, actual=actual, self_score=float(score), reason="见说明")
+    project["score_total"] = float(90 + score)
+    result = evaluate(_finding_file(template, tmp_path, project))
+    assert serious(result) == [], [(f.code, f.cell, f.message) for f in serious(result)]
+    tested = result.projects[1]
+    assert tested.indicators[3].reviewed_score == score and tested.reviewed_total == 90 + score
