@@ -408,7 +408,8 @@ def test_unit_text_in_a_project_report_stays_text(batch):
 
 def test_project_reports_get_pages_and_the_index_counts_projects(batch, tmp_path):
     markdown = write_reports(batch, tmp_path)
-    assert [p.name for p in markdown] == ["440800001_中共湛江市委组织部本级.md", "440800002_湛江市统计局本级.md",
+    # a project file's outputs say so in their name, beside a department file of the same unit
+    assert [p.name for p in markdown] == ["440800001_中共湛江市委组织部本级_项目支出.md", "440800002_湛江市统计局本级_项目支出.md",
                                           "440800003_湛江市博物馆.md"]
     assert markdown[0].read_text("utf-8") == render_report(batch.files[0], batch)
     assert "部门整体支出绩效自评报告" in markdown[2].read_text("utf-8")

@@ -63,8 +63,13 @@ def returned_lines(batch) -> list[str]:
         codes = "、".join(named(f) for f in return_reasons(r))
         again = "需重报：" if r.status == "unreadable" else ""
         who = f"{r.unit_code} {r.unit_name or r.file}" if r.unit_code else f"（无编码）{r.file}"
-        lines.append(f"  {who}（{again}{codes}）")
+        kind = "项目支出表，" if r.projects or r.form in _project_ids(batch) else ""
+        lines.append(f"  {who}（{kind}{again}{codes}）")
     return lines
+
+
+def _project_ids(batch) -> set[str]:
+    return {f.id for f in batch.forms if getattr(f, "kind", "") == "项目支出"}
 
 
 def roster_lines(batch, roster) -> list[str]:

@@ -148,7 +148,7 @@ def options_fingerprint(options) -> str:
                    for u, adj in sorted(options.adjustments.items())}
     # the form's fields and wording too: a label renamed or a field added in a form workbook must be read again
     forms = {"others": [[f.id, f.hash, _content(f)] for f in options.others]} if options.others else {}
-    text = json.dumps({"rubric": options.rubric.hash, "form": content_hash(options.rubric), "year": options.year, **forms,
+    text = json.dumps({"rubric": options.rubric.hash, "form": _content(options.rubric), "year": options.year, **forms,
                        "deadline": options.deadline.isoformat(),
                        "limits": dataclasses.asdict(options.limits), "adjustments": adjustments,
                        "code": code_fingerprint()}, sort_keys=True, ensure_ascii=False)
@@ -309,9 +309,11 @@ class State:
             # a unit's file of the first department form keeps the key of earlier versions; a file
             # of any other form (a project file) has its own history beside it (spec §12, §13)
             key = r.unit_code if (not r.projects and r.form in (first, None)) else f"{r.unit_code}|{r.form}"
+            # a project file's figures are compared per project below, not by whichever sheet came first
+            fields = {} if r.projects else r.fields
             r.since_last = self._since(key, {"sha256": r.sha256, "file": r.file,
-                                             "codes": sorted({f.code for f in r.findings}), "fields": _enc(r.fields)},
-                                       r.fields, unanswered.get(id(r)))
+                                             "codes": sorted({f.code for f in r.findings}), "fields": _enc(fields)},
+                                       fields, unanswered.get(id(r)))
             for pr in r.projects:  # each project matched across resubmissions by its 项目名称
                 name = " ".join((pr.project_name or "").split())
                 if not name:

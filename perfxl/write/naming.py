@@ -14,6 +14,8 @@ _WINDOWS_DEVICES = frozenset(
     | {f"{p}{n}" for p in ("COM", "LPT") for n in (*"123456789", "¹", "²", "³")}
 )
 MAX_NAME_BYTES = 120
+#: the outputs of a project file: `<单位编码>_<单位名称>_项目支出` (within the 120 bytes' margin of any file system)
+PROJECT_SUFFIX = "_项目支出"
 
 
 def _component(text: str, limit: int) -> str:
@@ -36,14 +38,16 @@ def safe_name(code: str, name: str) -> str:
 
 
 def output_stems(batch: BatchResult) -> list[tuple[FileResult, str]]:
-    """Each scored file with the stem of its outputs (<code>_<name>, made unique), so that a
-    unit's report, Word report, page and feedback copy pair up."""
+    """Each scored file with the stem of its outputs (<code>_<name>, `_项目支出` after it for a
+    project file, made unique), so that a unit's report, Word report, page and feedback copy pair up."""
     out: list[tuple[FileResult, str]] = []
     used: set[str] = set()
     for result in batch.files:
         if not result.scored:
             continue
         stem = safe_name(result.unit_code or "", result.unit_name or Path(result.file).stem)
+        if result.projects:  # a unit's project file beside its department file (spec §13)
+            stem += PROJECT_SUFFIX
         out.append((result, unique(stem, used)))
     return out
 
