@@ -337,10 +337,8 @@ def test_perfxl_run_writes_projects_with_exactly_the_keys_of_section_13(three, t
     assert party["indicators"][2]["weight"] == 10 and party["indicators"][4]["self_score"] == 30
 
 
-@pytest.mark.xfail(strict=True, reason="perfxl run --form proj-2020 (the project form first or alone) ends in "
-                   "an internal error: state.options_fingerprint calls spec.rubric.content_hash(options.rubric), "
-                   "which reads .checks, absent from ProjectForm (state._content handles only the other forms)")
 def test_perfxl_run_with_the_project_form_alone(three, tmp_path):
+    """The project form first (or alone) in a batch: its options are fingerprinted by its own hash."""
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / three.name).write_bytes(three.read_bytes())
@@ -920,11 +918,9 @@ def test_the_report_says_per_project_what_was_resolved(resubmission):
     assert "仍存在" in sections["基层党建专项"] and "已解决" not in sections["基层党建专项"]
 
 
-@pytest.mark.xfail(strict=True, reason="a project file's own since_last compares the FIRST sheet's fields of the two "
-                   "versions (FileResult.fields = the first project's): with the projects resent in another sheet "
-                   "order it reports 项目名称 人才工作专项 → 基层党建专项 and every amount as changed, in results.json "
-                   "and in the report's opening line, although no project's figures changed")
 def test_the_files_since_last_does_not_pair_two_different_projects(resubmission):
+    """The projects resent in another sheet order: the file's since_last must not compare whichever
+    projects came first (项目名称 人才工作专项 → 基层党建专项, every amount "changed")."""
     out, _, two = resubmission
     (after,) = two["files"]
     changed_fields = after["since_last"]["changed_fields"]
