@@ -688,9 +688,10 @@ def mixed(template, tmp_path_factory):
     inbox = root / "inbox"
     (inbox / "部门").mkdir(parents=True)
     fill_workbook(dept_template, good_values(), inbox / "部门" / "T001_部门整体.xlsx")  # unit T001, filed 2021-06-04
-    # the older file has the greater path, so that only the filing date can make the newer one win
-    build_by_hand(template, [A, B], inbox / "项目" / "b_T001.xlsx", titles=["项目1", "项目2"])
+    # the older filing is saved last (docProps modified no earlier) and has the greater path, so that only
+    # its filing date can make the newer one win (spec §6)
     build_by_hand(template, [B2, C2], inbox / "项目" / "a_T001.xlsx", titles=["项目1", "项目2"])
+    build_by_hand(template, [A, B], inbox / "项目" / "b_T001.xlsx", titles=["项目1", "项目2"])
     build_by_hand(template, [OTHER], inbox / "项目" / "T002.xlsx")
     out = root / "out"
     data = run_cli(inbox, out, "gd-dept-2020", "proj-2020")
