@@ -16,7 +16,8 @@ from perfxl.read import values
 from perfxl.read.values import format_money as money
 from perfxl.read.values import format_number, round_half_up
 from perfxl.review.scoring import Scored
-from perfxl.spec.expr import parse_condition
+from perfxl.spec.expr import Binary, parse_condition
+from perfxl.spec.expr import Field as ExprField
 from perfxl.spec.expr_eval import evaluate_condition, tolerance_for
 from perfxl.spec.rubric import Rubric
 
@@ -104,53 +105,6 @@ def check_required(ctx: Context) -> Iterator[Finding]:
                        f"应为：{'、'.join(ctx.rubric.grade_labels)}", grade)
 
 
-def check_balance(ctx: Context) -> Iterator[Finding]:
-    cb, it, et, ce = (_fv(ctx, k) for k in ("carryover_begin", "income_total", "expense_total", "carryover_end"))
-    if not _usable(cb, it, et, ce):
-        return
-    left, right = cb.value + it.value, et.value + ce.value  # type: ignore[operator]
-    if abs(left - right) > TOLERANCE:
-        yield _finding(
-            "balance-mismatch",
-            f"年初结转和结余 {money(cb.value)} + 本年收入合计 {money(it.value)} = {money(left)}，"
-            f"但本年支出合计 {money(et.value)} + 年末结转和结余 {money(ce.value)} = {money(right)}，"
-            f"相差 {money(abs(left - right))}，请核对收支数据",
-            ce, cb, it, et, expected=money(left - et.value), found=money(ce.value))
-
-
-def _parts_check(ctx: Context, total_key: str, part_keys: tuple[str, ...], exact: bool) -> Iterator[Finding]:
-    if not {total_key, *part_keys} <= ctx.rubric.fields.keys():  # a form without these fields
-        return
-    total = _fv(ctx, total_key)
-    parts = [_fv(ctx, k) for k in part_keys]
-    filled = [p for p in parts if p.value is not None]
-    if not filled or not _usable(total) or any(p.error for p in parts):
-        return
-    s = sum((Decimal(p.value) for p in filled), Decimal(0))  # type: ignore[arg-type]
-    t = Decimal(total.value)  # type: ignore[arg-type]
-    if (s != t) if exact else abs(s - t) > TOLERANCE:
-        fmt = (lambda d: format_number(Decimal(d))) if exact else (lambda d: money(Decimal(d)))
-        terms = " + ".join(f"{_label(ctx, p.key)} {fmt(p.value or 0)}" for p in parts)
-        yield _finding("sum-mismatch",
-                       f"{terms} = {fmt(s)}，与「{_label(ctx, total_key)}」{fmt(t)} 不符，相差 {fmt(abs(s - t))}",
-                       total, *parts, expected=fmt(s), found=fmt(t))
-
-
-def _not_above(ctx: Context, part_key: str, total_key: str) -> Iterator[Finding]:
-    part, total = _fv(ctx, part_key), _fv(ctx, total_key)
-    if {part_key, total_key} <= ctx.rubric.fields.keys() and _usable(part, total) and part.value > total.value + TOLERANCE:  # type: ignore[operator]
-        yield _finding("sum-mismatch",
-                       f"「{_label(ctx, part_key)}」{money(part.value)} 大于「{_label(ctx, total_key)}」{money(total.value)}，"
-                       "分项不能超过合计", part, total)
-
-
-def check_sums(ctx: Context) -> Iterator[Finding]:
-    yield from _parts_check(ctx, "staff_quota", ("staff_quota_admin", "staff_quota_inst", "staff_quota_service"), True)
-    yield from _parts_check(ctx, "expense_total", ("expense_basic", "expense_project"), False)
-    yield from _not_above(ctx, "income_fiscal", "income_total")
-    yield from _not_above(ctx, "fixed_assets_in_use", "fixed_assets_total")
-
-
 def _builtin_rows() -> tuple:
     from perfxl.spec.form import builtin_form
 
@@ -171,13 +125,12 @@ def _text(value: object, kind: str) -> str:
 
 
 def check_form_rows(ctx: Context) -> Iterator[Finding]:
-    """The form's 校验 rows (spec §12). The built-in's rows, and a rubric without rows, are the
-    balance and sum checks written in code above (their codes and messages)."""
+    """The form's 校验 rows (spec §12), the built-in's among them (balance-mismatch, sum-mismatch,
+    date-order: their codes and messages kept by each row's 消息); a rubric file without rows
+    takes the built-in's."""
     rows = ctx.rubric.checks
-    if rows is None or rows == _builtin_rows():
-        yield from check_balance(ctx)
-        yield from check_sums(ctx)
-        return
+    if rows is None:  # a rubric file without 校验 rows keeps the built-in's
+        rows = _builtin_rows()
     spec = ctx.rubric.fields
     types = {k: f.type for k, f in spec.items()}
     for row in rows:
@@ -219,10 +172,35 @@ def check_form_rows(ctx: Context) -> Iterator[Finding]:
         entry = None if row.code in CATALOGUE else (Severity(row.severity), row.name or row.code)
         sheet = next((c.sheet for c in cells if c.sheet), None)
         yield Finding(row.code, message, sheet, tuple(c.cell for c in cells if c.cell), entry=entry,
-                      details={"expected": shown["right"], "found": shown["left"]})
+                      details=_details(cond, primary, values, verdict, kind))
 
 
 _OPS = {"=": "=", "<=": "≤", ">=": "≥", "<": "<", ">": ">"}
+
+
+def _terms(expr) -> list[str] | None:
+    """The field keys of a side that is a plain sum (a + b + c), else None."""
+    if isinstance(expr, ExprField):
+        return [expr.key]
+    if isinstance(expr, Binary) and expr.op == "+":
+        left, right = _terms(expr.left), _terms(expr.right)
+        return None if left is None or right is None else left + right
+    return None
+
+
+def _details(cond, primary: str, values: dict, verdict, kind: str) -> dict:
+    """应为/实为 of the feedback's 审核意见: for an equality whose primary cell is a term of a plain
+    sum, the value that cell should hold for the sides to agree (the balance's 年末结转和结余, a
+    sum's 合计) and the value it holds; for another equality the two sides; none for an inequality
+    (no single right value)."""
+    if cond.op != "=" or isinstance(verdict.left, dt.date):
+        return {}
+    for side, own, other in ((cond.left, verdict.left, verdict.right), (cond.right, verdict.right, verdict.left)):
+        terms = _terms(side)
+        if terms and primary in terms and values.get(primary) is not None:
+            value = Decimal(values[primary])
+            return {"expected": _text(value + (Decimal(other) - Decimal(own)), kind), "found": _text(value, kind)}
+    return {"expected": _text(verdict.right, kind), "found": _text(verdict.left, kind)}
 
 
 def check_year_and_dates(ctx: Context) -> Iterator[Finding]:
