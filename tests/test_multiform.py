@@ -118,3 +118,29 @@ def test_two_different_forms_with_one_id_are_refused(tmp_path):
     result = CliRunner().invoke(app, ["check", str(tmp_path), "--form", "gd-dept-2020", "--form", str(toml)])
     assert result.exit_code == 2
     assert "两个编号同为 gd-dept-2020" in result.output and "提示：" in result.output and "Traceback" not in result.output
+
+
+def test_each_department_form_has_its_own_indicator_sheet(tmp_path):
+    """A batch of gd-dept-2020 and hn-dept-2020 files: 指标得分 holds the first form's indicators,
+    指标得分（hn-dept-2020） the other's, each file on its own form's sheet only."""
+    from perfxl.spec.form import builtin_form
+
+    hn = builtin_form("hn-dept-2020").rubric
+    box = tmp_path / "in"
+    box.mkdir()
+    hunan = sorted((Path(__file__).resolve().parent.parent / "examples" / "returns-hunan-2020").glob("*.xlsx"))[0]
+    (box / hunan.name).write_bytes(hunan.read_bytes())
+    gd_t = tmp_path / "gd.xlsx"
+    build_template(gd_t, RUBRIC)
+    fill_workbook(gd_t, {**good_values(), "unit_code": "G1"}, box / "gd-G1.xlsx")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(box), "--out", str(out), "--form", "gd-dept-2020", "--form", "hn-dept-2020"])
+    assert result.exit_code == 0, result.output
+    wb = openpyxl.load_workbook(out / "summary.xlsx", read_only=True)
+    assert wb.sheetnames[:3] == ["汇总", "指标得分", "指标得分（hn-dept-2020）"]
+    gd_rows = list(wb["指标得分"].iter_rows(values_only=True))
+    hn_rows = list(wb["指标得分（hn-dept-2020）"].iter_rows(values_only=True))
+    assert gd_rows[0][2] == f"{RUBRIC.indicators[0].code} 自评" and hn_rows[0][2] == f"{hn.indicators[0].code} 自评"
+    assert len(gd_rows[0]) == 2 + 2 * len(RUBRIC.indicators) + 2 and len(hn_rows[0]) == 2 + 2 * len(hn.indicators) + 2
+    assert [r[0] for r in gd_rows[1:]] == ["G1"]
+    assert [r[0] for r in hn_rows[1:]] == [hunan.name.split("_")[0]]

@@ -17,7 +17,7 @@ import xlsxwriter
 from perfxl.findings import CATALOGUE, Finding
 from perfxl.model import STATUS_LABELS, STATUS_ORDER, BatchResult, FileResult
 from perfxl.write.folder import Writer
-from perfxl.write.kind import form_of
+from perfxl.write.kind import form_of, is_project_form
 from perfxl.write.printing import set_print
 from perfxl.write.summary_projects import PROJECT_SHEETS, project_grade_counts, write_project_sheets
 from perfxl.write.summary_sheet import (
@@ -119,12 +119,25 @@ def _write_summary_sheet(sh: Sheet, batch: BatchResult) -> None:
     wrap_columns(sh, texts, SUMMARY_WRAP)
 
 
-def _write_scores_sheet(sh: Sheet, batch: BatchResult) -> None:
-    codes = [i.code for i in batch.rubric.indicators]
+def _other_department_forms(batch: BatchResult) -> list:
+    """The batch's department forms other than the first that scored files were read by: each
+    gets a 指标得分 sheet of its own (its indicators are not the first form's)."""
+    used = {r.form for r in batch.files if r.scored and not r.projects}
+    return [f for f in batch.others if f.id in used and not is_project_form(f)]
+
+
+def _scores_sheet_name(form) -> str:
+    return f"指标得分（{form.id}）"[:31]  # Excel's limit on a sheet name
+
+
+def _write_scores_sheet(sh: Sheet, batch: BatchResult, form=None) -> None:
+    form = batch.rubric if form is None else form
+    codes = [i.code for i in form.indicators]
     headers = ["单位编码", "单位名称"] + [f"{c} {k}" for c in codes for k in ("自评", "核定")]
     headers += ["自评总分", "核定总分"]
     sh.header(0, headers)
-    rows = [r for r in batch.files if r.scored and not r.projects]  # projects: 项目指标
+    # projects: 项目指标; a file of another department form: that form's own sheet
+    rows = [r for r in batch.files if r.scored and not r.projects and batch.form_of(r) is form]
     for n, r in enumerate(rows, start=1):
         sh.put(n, 0, r.unit_code)
         sh.put(n, 1, r.unit_name)
@@ -248,16 +261,20 @@ def write_summary(batch: BatchResult, out: Path | Writer) -> Path:
         wb.set_properties({"title": f"{batch.year}年度部门整体支出绩效自评汇总", "author": "perfxl",
                            "created": dt.datetime(batch.year + 1, 1, 1)})
         fmt = formats(wb)
-        names = SHEETS if not batch.project_files else (*SHEETS[:2], *PROJECT_SHEETS, *SHEETS[2:])
+        others = _other_department_forms(batch)
+        extra = tuple(_scores_sheet_name(f) for f in others)
+        names = (*SHEETS[:2], *extra, *(PROJECT_SHEETS if batch.project_files else ()), *SHEETS[2:])
         sheets = {name: Sheet(wb, name, fmt) for name in names}
         _write_summary_sheet(sheets["汇总"], batch)
         _write_scores_sheet(sheets["指标得分"], batch)
+        for form in others:
+            _write_scores_sheet(sheets[_scores_sheet_name(form)], batch, form)
         if batch.project_files:
             write_project_sheets(*(sheets[name] for name in PROJECT_SHEETS), batch)
         _write_findings_sheet(sheets["问题清单"], batch)
         _write_missing_sheet(sheets["未报送"], batch)
         _write_stats_sheet(sheets["统计"], wb, batch)
         for name, sh in sheets.items():
-            set_print(sh.ws, sh.last, landscape=name in (*LANDSCAPE, *PROJECT_SHEETS), titles=None if name == "统计" else (0, 0))
+            set_print(sh.ws, sh.last, landscape=name in (*LANDSCAPE, *PROJECT_SHEETS, *extra), titles=None if name == "统计" else (0, 0))
         wb.close()
     return dest
