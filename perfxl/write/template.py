@@ -125,8 +125,8 @@ def guide_lines(rubric: Rubric, year: int) -> list[tuple[str, str]]:
     paras = ["请在“基础数据表”中填写黄色单元格，灰色单元格和文字不可修改。金额单位为万元，"
              "填写数字即可；日期按 2021-06-04 的格式填写；百分数按 96.50% 的格式填写。"]
     if all(k in fields for k in _BALANCE):
-        paras.append("年初结转和结余 + 本年收入合计 应等于 本年支出合计 + 年末结转和结余；"
-                     "表格右侧“自动校验”列会即时提示是否平衡。")
+        cb, it, et, ce = (fields[k].label for k in _BALANCE)  # the form's own labels (the built-in's as before)
+        paras.append(f"{cb} + {it} 应等于 {et} + {ce}；表格右侧“自动校验”列会即时提示是否平衡。")
     paras.append("请在“评分表”中逐项填写自评得分和自评说明：扣分的须说明扣分原因，"
                  "人工评分的指标须写明佐证材料。“指标值”列按基础数据自动计算，供参考。")
     optional = [i for i in rubric.indicators if i.blank == "not-applicable"]
