@@ -283,16 +283,63 @@ def index_context(batch: BatchResult, pages: dict[int, Path], out_dir: Path) -> 
 # -- writing -------------------------------------------------------------------------------
 
 
+_INLINE: dict[str, str] = {}  # inline Markdown -> its HTML: a report's cells and lines repeat across units
+_INLINE_MAX = 50_000
+
+
+@cache
+def _block_parser() -> MarkdownIt:
+    """markdown_renderer's block rules alone: the inline parts are parsed (and memoised) apart."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(
+        ["table", "strikethrough"]).disable(["inline", "text_join"])
+
+
+def _inline_html(content: str) -> str:
+    """The HTML of one inline token's content, as md.parse and md.renderer.render make it (the
+    inline rules see only the content and, for links, the document's references: none here)."""
+    html = _INLINE.get(content)
+    if html is None:
+        md = markdown_renderer()
+        env: dict = {}
+        (tok,) = md.parseInline(content, env)
+        html = md.renderer.renderInline(tok.children or [], md.options, env)
+        if len(_INLINE) >= _INLINE_MAX:
+            _INLINE.clear()
+        _INLINE[content] = html
+    return html
+
+
 def markdown_html(markdown: str) -> Markup:
-    """A report as HTML. Column alignment becomes a class: the page's CSP allows no style attribute."""
+    """A report as HTML. Column alignment becomes a class: the page's CSP allows no style attribute.
+
+    Byte for byte what `markdown_renderer().render` makes of it, faster: the block structure is
+    parsed per report, each inline part once per process (`_inline_html`); a report that defines
+    link references (which an inline part may use) is rendered the plain way."""
     md = markdown_renderer()
     env: dict = {}
-    tokens = md.parse(markdown, env)
-    for tok in tokens:
-        align = tok.attrs.pop("style", None) if tok.type in ("th_open", "td_open") else None
-        if isinstance(align, str) and align.startswith("text-align:"):
-            tok.attrSet("class", "align-" + align.split(":", 1)[1])
-    return Markup(md.renderer.render(tokens, md.options, env))  # html=False: unit text is escaped
+    tokens = _block_parser().parse(markdown, env)
+    memo = not env.get("references")
+    if not memo:
+        env = {}
+        tokens = md.parse(markdown, env)
+    rules, options, out = md.renderer.rules, md.options, []
+    for i, tok in enumerate(tokens):
+        if tok.type in ("th_open", "td_open"):
+            align = tok.attrs.pop("style", None)
+            if isinstance(align, str) and align.startswith("text-align:"):
+                tok.attrSet("class", "align-" + align.split(":", 1)[1])
+        if tok.type == "inline":
+            if memo:
+                out.append(_inline_html(tok.content))
+            elif tok.children:
+                out.append(md.renderer.renderInline(tok.children, options, env))
+        elif tok.type in rules:
+            out.append(rules[tok.type](tokens, i, options, env))
+        else:
+            out.append(md.renderer.renderToken(tokens, i, options, env))
+    return Markup("".join(out))  # html=False: unit text is escaped
 
 
 def render_unit_page(markdown: str, result: FileResult, batch: BatchResult, index_href: str) -> str:
