@@ -355,3 +355,22 @@ def test_analysis_types_the_forms_own_fields(tmp_path):
     assert run.files["budget_approved_date"].dtype.kind == "M"
     assert set(run.indicators["code"]) == {i.code for i in FORM.rubric.indicators}
     assert run.indicators.loc[run.indicators["code"] == "A4", "weight"].iloc[0] == 8
+
+
+def test_the_report_shows_the_forms_own_long_texts_under_other(tmp_path):
+    """A long text the built-in outline has no place for (厉行节约保障措施) is in 四、其他自评情况, by its label."""
+    from perfxl.model import BatchResult
+    from perfxl.run.pipeline import process_file
+    from perfxl.write.report import render_report
+
+    own = [f for k, f in FORM.fields.items() if f.type == "longtext" and k not in global_fields()]
+    assert own, "hn-dept-2020 has a long text of its own"
+    sample = sorted((Path(__file__).resolve().parent.parent / "examples" / "returns-hunan-2020").glob("*.xlsx"))[0]
+    opts = Options.for_rubric(FORM.rubric)
+    result = process_file(sample, sample.name, opts)
+    text = render_report(result, BatchResult(FORM.rubric, opts.year, opts.deadline))
+    other = text.split("## 四、其他自评情况", 1)[1].split("单位（公章）", 1)[0]
+    for f in own:
+        value = result.fields.get(f.key)
+        assert value and f"**{f.label}**：" in other and str(value).splitlines()[0] in other
+    assert "无。" not in other  # something was said

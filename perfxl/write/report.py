@@ -156,7 +156,15 @@ def report_context(result: FileResult, ctx: Context) -> dict[str, object]:
         "reviewed_total": result.reviewed_total, "reviewed_grade": result.reviewed_grade,
         "rescaled": result.rescaled, "errors": result.errors, "warnings": result.warnings,
         "since_last": since_last_text(result.since_last, form.fields),
+        # a form's own long texts (e.g. hn-dept-2020's 厉行节约保障措施), filled ones, under 四、其他自评情况
+        "own_texts": [(fd.label, f[key]) for key, fd in form.fields.items()
+                      if fd.type == "longtext" and key not in OUTLINE_TEXTS and f[key] not in (None, "")],
     }
+
+
+#: the long texts report.md.j2 places in its outline (the built-in's); any other a form has goes to 四
+OUTLINE_TEXTS = frozenset({"text_functions", "text_key_work", "text_targets", "text_process", "text_effects",
+                           "text_problems", "text_measures", "text_other"})
 
 
 class _Fields(dict):
