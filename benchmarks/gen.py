@@ -362,6 +362,7 @@ class Generator:
         self.cache.mkdir(parents=True, exist_ok=True)
         self._templates: dict[str, bytes] = {}
         self._packages: dict[tuple[str, str, int], Package] = {}
+        self._changed: set[tuple[Batch, int]] = set()
 
     def template_bytes(self, form: str) -> bytes:
         if form not in self._templates:
@@ -417,4 +418,11 @@ class Generator:
         """Rewrite return i as its unit correcting a text would (revision 0: as generated)."""
         path = self.cache / batch.name / batch.file_name(i)
         path.write_bytes(self.render(batch, i, revision))
+        self._changed.add((batch, i))
         return path
+
+    def restore(self) -> None:
+        """Every changed return as generated again, so that the cache stays true to its stamp."""
+        for batch, i in sorted(self._changed, key=lambda c: (c[0].name, c[1])):
+            (self.cache / batch.name / batch.file_name(i)).write_bytes(self.render(batch, i))
+        self._changed.clear()

@@ -1,6 +1,7 @@
 """Time one whole process tree: wall seconds, CPU seconds of every process in it, peak memory.
 
-    m = measure([sys.executable, "-m", "perfxl", "check", folder])
+    launcher = Launcher()
+    m = launcher.measure([sys.executable, "-m", "perfxl", "check", folder])
     m.wall, m.cpu, m.cpu_main, m.rss_largest, m.rss_tree, m.orphans
 
 CPU. `os.wait4` gives the child's ru_utime + ru_stime, which on Linux include the children the
@@ -8,67 +9,78 @@ child *waited for* (reaped), and their own reaped children, recursively; a desce
 reaped is not in it. perfxl's workers are children of multiprocessing's forkserver, not of
 perfxl: the forkserver reaps them (so their CPU is in the forkserver's figure), but perfxl never
 waits for the forkserver, which exits only after perfxl did (when its lifeline pipe closes). It
-is then an orphan, so its CPU and that of every worker would be lost. The harness therefore makes
-itself a child subreaper (Linux prctl PR_SET_CHILD_SUBREAPER): orphans of the measured tree are
+is then an orphan, so its CPU and that of every worker would be lost: on a 50-file `perfxl run`
+the main child's own figure was 1.8 s of 2.8 s. The measuring process therefore makes itself a
+child subreaper (Linux prctl PR_SET_CHILD_SUBREAPER): orphans of the measured tree are
 re-parented to it, it reaps them after the main child, and `cpu` is the sum of the main child's
-rusage and every orphan's (`cpu_main` is the main child's alone, `orphans` how many there were).
-Without prctl (not Linux) `cpu` is `cpu_main` and may miss the workers: the output says so.
+rusage and every orphan's (`cpu_main` is the main child's alone, `orphans` how many there were:
+2 for perfxl, the forkserver and multiprocessing's resource tracker). Without prctl (not Linux)
+`cpu` is `cpu_main` and may miss the workers.
 
-Memory. ru_maxrss of wait4 is the largest peak of any single process in the reaped tree, not
+Memory. ru_maxrss of wait4 is the largest peak of any single process of the reaped tree, not
 the tree's sum (a worker's peak and the parent's peak at different moments). `rss_tree` is
 sampled: every `interval` s the RSS of every process in the tree is summed, from
 /proc/<pid>/task/*/children and /proc/<pid>/statm (a few small reads; psutil, which scans every
-process of the machine to find children, when /proc has no children files). Summed RSS counts
-pages shared between processes (the forkserver's imports in each forked worker) once per
+process of the machine to find children, only where /proc has no children files). Summed RSS
+counts pages shared between processes (the forkserver's imports in each forked worker) once per
 process, so it over-states what the tree takes from the machine; a peak shorter than the
 interval can be missed.
 
-Wall: from the start to the main child's exit (what the user waits for); orphans still ending
-after it are reaped, not timed.
+The launcher. A process started by fork or vfork and exec carries its parent's resident size
+into its own ru_maxrss (Linux keeps the old address space's high-water mark at exec): spawned
+from the benchmark, which holds openpyxl and generated packages, even `/bin/true` shows 50+ MiB.
+So commands are measured by `Launcher`, a fresh slim interpreter (`python -I -S measure.py
+--serve`: os, signal, time and ctypes only, no threads) that spawns, samples and reaps them and
+answers one line per command; every peak has a floor of the launcher's own size (~9 MiB).
+
+Wall: from the spawn to the main child's exit (what the user waits for; SIGCHLD wakes the
+sampling loop at once); orphans still ending after it are reaped, not timed.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import os
-import subprocess
-import tempfile
-import threading
+import signal
+import sys
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
 PR_SET_CHILD_SUBREAPER = 36
 PAGE = os.sysconf("SC_PAGE_SIZE")
 MIB = 2**20
-_SUBREAPER: bool | None = None
+FIELDS = ("wall", "cpu", "cpu_main", "rss_largest", "rss_tree", "orphans", "status")
+_SUBREAPER: list[bool] = []
+
+
+class Measure:
+    """wall: s to the main child's exit; cpu: user + system s of the main child and every orphan
+    reaped after it; cpu_main: the main child's (with the children it reaped); rss_largest: MiB,
+    ru_maxrss, the largest single process; rss_tree: MiB, the largest sampled sum over the tree;
+    orphans: processes of the tree reaped after the main child; status: its exit code."""
+
+    __slots__ = FIELDS
+
+    def __init__(self, *values: float) -> None:
+        for name, value in zip(FIELDS, values, strict=True):
+            setattr(self, name, value)
+
+    def __repr__(self) -> str:
+        return "Measure(" + ", ".join(f"{n}={getattr(self, n):.3f}" for n in FIELDS) + ")"
 
 
 def subreaper() -> bool:
     """Make this process a child subreaper (once); whether it is one."""
-    global _SUBREAPER
-    if _SUBREAPER is None:
+    if not _SUBREAPER:
         try:
+            import ctypes
+
             libc = ctypes.CDLL(None, use_errno=True)
-            _SUBREAPER = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-        except (OSError, AttributeError):
-            _SUBREAPER = False
-    return _SUBREAPER
+            _SUBREAPER.append(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+        except (OSError, AttributeError, ImportError):
+            _SUBREAPER.append(False)
+    return _SUBREAPER[0]
 
 
-@dataclass(frozen=True)
-class Measure:
-    wall: float  # seconds to the main child's exit
-    cpu: float  # user + system seconds of the main child and every orphan reaped after it
-    cpu_main: float  # user + system of the main child (incl. the children it reaped)
-    rss_largest: float  # MiB: ru_maxrss, the largest single process
-    rss_tree: float  # MiB: the largest sampled sum over the tree
-    orphans: int  # processes of the tree reaped by the harness after the main child
-    status: int  # the main child's exit code
-
-
-def _children_proc(pid: int) -> list[int]:
+def _children(pid: int) -> list[int]:
     out: list[int] = []
     try:
         for task in os.listdir(f"/proc/{pid}/task"):
@@ -79,7 +91,7 @@ def _children_proc(pid: int) -> list[int]:
     return out
 
 
-def _rss_proc(pid: int) -> int:
+def _rss(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/statm") as fh:
             return int(fh.read().split()[1]) * PAGE
@@ -91,68 +103,50 @@ def _tree_rss_proc(root: int) -> int:
     total, todo = 0, [root]
     while todo:
         pid = todo.pop()
-        total += _rss_proc(pid)
-        todo.extend(_children_proc(pid))
+        total += _rss(pid)
+        todo.extend(_children(pid))
     return total
 
 
 def _tree_rss_psutil(root: int) -> int:
     import psutil
 
+    total = 0
     try:
-        proc = psutil.Process(root)
-        procs = [proc, *proc.children(recursive=True)]
+        root_proc = psutil.Process(root)
+        procs = [root_proc, *root_proc.children(recursive=True)]
     except psutil.Error:
         return 0
-    total = 0
     for p in procs:
-        with contextlib.suppress(psutil.Error):
+        try:
             total += p.memory_info().rss
+        except psutil.Error:
+            continue
     return total
 
 
-def _has_children_files() -> bool:
-    return Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists()
-
-
 def tree_rss_method() -> str:
-    if _has_children_files():
-        return "/proc/<pid>/task/*/children + statm"
+    if os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children"):
+        return "/proc/<pid>/task/*/children and statm"
     try:
         import psutil  # noqa: F401
     except ImportError:
-        return "none (no /proc children files, no psutil): tree RSS is the main process's"
+        return "none: no /proc children files and no psutil, so the tree is its main process"
     return "psutil"
 
 
-class _Sampler(threading.Thread):
-    def __init__(self, root: int, interval: float) -> None:
-        super().__init__(daemon=True)
-        self.root, self.interval, self.peak = root, interval, 0
-        self.stop = threading.Event()
-        if _has_children_files():
-            self.tree = _tree_rss_proc
-        else:
-            try:
-                import psutil  # noqa: F401
-
-                self.tree = _tree_rss_psutil
-            except ImportError:
-                self.tree = _rss_proc
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            self.peak = max(self.peak, self.tree(self.root))
-            self.stop.wait(self.interval)
+def _tree_rss():
+    method = tree_rss_method()
+    return _tree_rss_proc if method.startswith("/proc") else _tree_rss_psutil if method == "psutil" else _rss
 
 
-def _cpu(usage: os.struct_rusage) -> float:  # type: ignore[name-defined]
+def _cpu(usage) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
 def reap_leftovers(timeout: float = 10.0) -> tuple[int, float, int]:
-    """Reap every child this process has left (orphans re-parented to it, with prctl), waiting
-    up to `timeout` s for them to end: (how many, their CPU s, their largest ru_maxrss KiB)."""
+    """Reap every child this process has left (orphans re-parented to it), waiting up to
+    `timeout` s for them to end: (how many, their CPU s, their largest ru_maxrss KiB)."""
     count, cpu, maxrss = 0, 0.0, 0
     deadline = time.monotonic() + timeout
     while True:
@@ -168,35 +162,96 @@ def reap_leftovers(timeout: float = 10.0) -> tuple[int, float, int]:
         count, cpu, maxrss = count + 1, cpu + _cpu(usage), max(maxrss, usage.ru_maxrss)
 
 
-def measure(cmd: list[str], *, interval: float = 0.05, cwd: Path | None = None, ok: tuple[int, ...] = (0, 1)) -> Measure:
-    """Run `cmd` (output discarded) and measure its whole process tree; an exit code outside
-    `ok` is an error (RuntimeError naming the command)."""
+def measure(cmd: list[str], *, interval: float = 0.05, ok: tuple[int, ...] = (0, 1)) -> Measure:
+    """Run `cmd` (stdin and stdout /dev/null, stderr kept for the error) and measure its whole
+    process tree here; an exit code outside `ok` is a RuntimeError naming the command."""
     subreaper()
     reap_leftovers(timeout=5.0)  # nothing of an earlier command may be counted in this one
-    # stderr to a file, not a pipe: the forkserver inherits it and outlives the main child
-    with tempfile.TemporaryFile() as errfile:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=errfile)
-        sampler = _Sampler(proc.pid, interval)
-        sampler.start()
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        errfile.seek(0)
-        err = errfile.read()
-    sampler.stop.set()
-    sampler.join()
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+    errpath = f"/tmp/perfxl-bench-{os.getpid()}.stderr"
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 2, errpath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+    ]
+    tree = _tree_rss()
+    peak = 0
+    start = time.perf_counter()
+    pid = os.posix_spawnp(cmd[0], cmd, os.environ, file_actions=actions, setsigmask=(), setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
+    while True:
+        got, status, usage = os.wait4(pid, os.WNOHANG)
+        if got:
+            break
+        peak = max(peak, tree(pid))
+        signal.sigtimedwait([signal.SIGCHLD], interval)
+    wall = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
     orphans, orphan_cpu, orphan_rss = reap_leftovers()
-    if proc.returncode not in ok:
-        tail = err.decode("utf-8", "replace")[-2000:]
-        raise RuntimeError(f"exit {proc.returncode}: {' '.join(map(str, cmd))}\n{tail}")
+    if code not in ok:
+        with open(errpath, "rb") as fh:
+            tail = fh.read().decode("utf-8", "replace")[-2000:]
+        os.unlink(errpath)
+        raise RuntimeError(f"exit {code}: {' '.join(cmd)}\n{tail}")
+    os.unlink(errpath)
     largest = max(usage.ru_maxrss, orphan_rss) * 1024 / MIB
-    return Measure(
-        wall=wall,
-        cpu=_cpu(usage) + orphan_cpu,
-        cpu_main=_cpu(usage),
-        rss_largest=largest,
-        rss_tree=max(sampler.peak / MIB, largest),
-        orphans=orphans,
-        status=proc.returncode,
-    )
+    return Measure(wall, _cpu(usage) + orphan_cpu, _cpu(usage), largest, max(peak / MIB, largest), orphans, code)
+
+
+class Launcher:
+    """A slim process that measures commands for its parent (see the module docstring)."""
+
+    def __init__(self) -> None:
+        import subprocess
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", os.path.abspath(__file__), "--serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+        self.subreaper = self._ask("subreaper") == "1"
+
+    def _ask(self, line: str) -> str:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().rstrip("\n") or "error the launcher ended"
+
+    def measure(self, cmd: list[str], *, interval: float = 0.05, ok: tuple[int, ...] = (0, 1)) -> Measure:
+        args = "\x1f".join(str(c).replace("\n", "\x1e") for c in cmd)  # one line a request
+        request = f"{interval}\t{','.join(map(str, ok))}\t{args}"
+        kind, _, rest = self._ask(request).partition(" ")
+        if kind != "ok":
+            raise RuntimeError(rest.replace("\x1e", "\n"))
+        values = rest.split()
+        return Measure(*map(float, values[:5]), int(values[5]), int(values[6]))
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait()
+
+
+def serve() -> None:
+    """The launcher's loop: one request a line on stdin ("subreaper", or interval TAB exit codes
+    TAB the command's arguments joined by \\x1f, their newlines as \\x1e), one answer a line on stdout."""
+    for line in sys.stdin:
+        line = line.rstrip("\n")
+        if line == "subreaper":
+            answer = "1" if subreaper() else "0"
+        else:
+            try:
+                interval, ok, cmd = line.split("\t", 2)
+                args = [c.replace("\x1e", "\n") for c in cmd.split("\x1f")]
+                m = measure(args, interval=float(interval), ok=tuple(int(c) for c in ok.split(",")))
+                answer = "ok " + " ".join(str(getattr(m, n)) for n in FIELDS)
+            except (RuntimeError, OSError, ValueError) as exc:
+                answer = "error " + str(exc).replace("\n", "\x1e")
+        sys.stdout.write(answer + "\n")
+        sys.stdout.flush()
+    reap_leftovers(timeout=2.0)
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--serve"]:
+    serve()
