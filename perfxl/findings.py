@@ -79,6 +79,8 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "indicator-kinds": (E, "绩效指标类别不全"),
     "spending-over-budget": (E, "执行数超过预算数"),
     "unit-inconsistent": (E, "各项目表单位信息不一致"),
+    "project-repeated": (E, "同一文件中项目重复"),
+    "sheet-hidden": (I, "隐藏的工作表未读取"),
 }
 
 

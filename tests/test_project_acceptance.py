@@ -359,6 +359,51 @@ def test_a_hidden_copy_is_not_a_project(template, tmp_path):
     result = evaluate(build_by_hand(template, [A, B, C], tmp_path / "hidden.xlsx", edit=hide))
     assert [p.sheet for p in result.projects] == ["项目1", "党员教育"] and serious(result) == []
     assert project_summary(result) == {k: v for k, v in EXPECTED.items() if k != "基层党建专项"}
+    # not silent (spec §11): an info finding names the hidden sheet
+    [hidden] = [f for f in result.findings if f.code == "sheet-hidden"]
+    assert hidden.severity.value == "info" and hidden.sheet == "项目1 (2)" and "隐藏" in hidden.message
+
+
+def test_the_issued_template_sent_back_unfilled_says_what_is_missing(template):
+    """Not `not-a-template`: it is the template, with its 项目名称 and figures blank."""
+    result = evaluate(template)
+    codes = {f.code for f in result.findings}
+    assert "not-a-template" not in codes and result.status == "error"
+    assert any(f.code == "missing-value" and f.sheet == "项目1" and f.cell == "C3" for f in result.findings)
+
+
+def test_the_same_project_twice_in_one_file_is_an_error_and_invents_no_change(template, tmp_path):
+    """Two sheets named alike: project-repeated on the second's 项目名称; a second unchanged run says
+    nothing changed (each sheet compared with itself, not with its namesake)."""
+    twin = {**B, "project_name": A["project_name"]}
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    build_by_hand(template, [A, twin], inbox / "T001_项目.xlsx", titles=TITLES[:2])
+    out = tmp_path / "out"
+    run_cli(inbox, out, "proj-2020")
+    data = run_cli(inbox, out, "proj-2020")
+    [entry] = data["files"]
+    repeated = [f for f in entry["findings"] if f["code"] == "project-repeated"]
+    assert [(f["sheet"], f["cells"][0]) for f in repeated] == [("项目1 (2)", "C3")]
+    assert "项目1" in repeated[0]["message"] and A["project_name"] in repeated[0]["message"]
+    sheet = openpyxl.load_workbook(out / "summary.xlsx", read_only=True)["项目汇总"]
+    rows = list(sheet.iter_rows(values_only=True))
+    col = rows[0].index("与上次报送相比")
+    assert [r[col] for r in rows[1:] if r[2] == A["project_name"]] == [None, None]  # an unchanged file: no change
+    report = next((out / "reports").glob("*_项目支出.md")).read_text("utf-8")
+    assert "改动的数据" not in report and "新出现" not in report
+
+
+def test_a_changed_self_total_is_named_in_chinese(template, tmp_path):
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    build_by_hand(template, [A], inbox / "T001_项目.xlsx", titles=TITLES[:1])
+    out = tmp_path / "out"
+    run_cli(inbox, out, "proj-2020")
+    build_by_hand(template, [{**A, "score_total": 90}], inbox / "T001_项目.xlsx", titles=TITLES[:1])
+    run_cli(inbox, out, "proj-2020")
+    report = next((out / "reports").glob("*_项目支出.md")).read_text("utf-8")
+    assert "自评总分 92.19 → 90" in report and "score_total" not in report and "score\\_total" not in report
 
 
 def test_a_project_file_pasted_without_meta_is_still_read_as_one(template, tmp_path):

@@ -219,7 +219,8 @@ def test_hidden_and_untouched_sheets_are_not_projects_and_a_formula_without_valu
 
     sub = _read(_edit(made, tmp_path, change))
     assert [p.sheet for p in sub.projects] == ["项目1", "项目2"]
-    [found] = sub.findings
+    hidden, found = sub.findings  # the hidden one is named (spec §11: nothing silent), the untouched one is not
+    assert (hidden.code, hidden.severity.value) == ("sheet-hidden", "info")
     assert (found.code, found.sheet, found.cells) == ("formula-not-calculated", "项目2", ("F9",))
     assert sub.projects[1].fields["spent"].error
 

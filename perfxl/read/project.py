@@ -51,9 +51,13 @@ class ProjectReader(Reader):
         labels = {label_key(t) for t in (f.label, *f.aliases)}
         found = []
         for name in self.book.order:
-            if name == META_SHEET or name in self.book.hidden or name not in self.book.grids:
+            if name == META_SHEET or name not in self.book.grids:
                 continue
             if "project_name" in self.local.get(name, {}) or labels & self.book.grids[name].labels().keys():
+                if name in self.book.hidden:  # §13: visible sheets only; §11: nothing silent
+                    self.finding("sheet-hidden", f"工作表「{name}」是隐藏的项目表，未作为项目审核；如需审核，"
+                                 "请在 Excel/WPS 中取消隐藏后重新报送", name)
+                    continue
                 found.append(name)
         return found
 
@@ -199,6 +203,7 @@ class ProjectReader(Reader):
 
     def read(self) -> Submission:
         self.read_meta()
+        spare: tuple[ProjectSheet, list] | None = None
         for name in self.project_sheets():
             self.use_sheet(name)
             grid = self.book.grids[name]
@@ -206,9 +211,14 @@ class ProjectReader(Reader):
             fields = self.read_sheet_fields(grid)
             sheet = ProjectSheet(name, fields, self.read_rows(grid, fields))
             if self.blank_sheet(sheet):
+                if spare is None:
+                    spare = (sheet, self.sub.findings[before:])
                 del self.sub.findings[before:]
                 continue
             self.sub.projects.append(sheet)
+        if not self.sub.projects and spare is not None:  # the issued template sent back unfilled: say
+            self.sub.projects.append(spare[0])  # what is missing on it rather than "not our template"
+            self.sub.findings += spare[1]
         self.names = self.global_names
         if self.sub.projects:
             first = self.sub.projects[0]

@@ -73,4 +73,22 @@ def review_projects(sub: Submission, form, deadline: dt.date, year: int | None =
         ctx = _sheet_context(sub, latest, form, batch_year, deadline)
         findings += [f for f in check_year_and_dates(ctx) if f.code == "late-submission"]
     findings += _unit_same(sub.projects, form)
+    findings += _repeated(sub.projects)
     return results, findings
+
+
+def _repeated(sheets: list[ProjectSheet]) -> Iterator[Finding]:
+    """project-repeated: a 项目名称 on a second sheet of the same file (both are still scored)."""
+    first: dict[str, ProjectSheet] = {}
+    for sheet in sheets:
+        fv = sheet.fields.get("project_name")
+        name = " ".join(str(fv.value).split()) if fv is not None and fv.value not in (None, "") else ""
+        if not name:
+            continue
+        if name not in first:
+            first[name] = sheet
+            continue
+        where = f"{fv.sheet or sheet.sheet} {fv.cell}" if fv.cell else sheet.sheet
+        yield Finding("project-repeated", f"{where}「项目名称」“{name}”与工作表「{first[name].sheet}」相同："
+                      "同一项目只应填写一张项目表，两张表都已审核并计入汇总；请删除重复的工作表或更正项目名称",
+                      fv.sheet or sheet.sheet, (fv.cell,) if fv.cell else ())

@@ -309,15 +309,21 @@ class State:
             # a unit's file of the first department form keeps the key of earlier versions; a file
             # of any other form (a project file) has its own history beside it (spec §12, §13)
             key = r.unit_code if (not r.projects and r.form in (first, None)) else f"{r.unit_code}|{r.form}"
-            # a project file's figures are compared per project below, not by whichever sheet came first
+            # a project file's figures and its projects' findings are compared per project below (a
+            # project superseded by another file is not "resolved"); the file keeps the rest
             fields = {} if r.projects else r.fields
-            r.since_last = self._since(key, {"sha256": r.sha256, "file": r.file,
-                                             "codes": sorted({f.code for f in r.findings}), "fields": _enc(fields)},
+            sheets = {p.sheet for p in r.projects}
+            codes = sorted({f.code for f in r.findings if not (r.projects and f.sheet in sheets)})
+            r.since_last = self._since(key, {"sha256": r.sha256, "file": r.file, "codes": codes, "fields": _enc(fields)},
                                        fields, unanswered.get(id(r)))
+            seen: dict[str, int] = {}
             for pr in r.projects:  # each project matched across resubmissions by its 项目名称
                 name = " ".join((pr.project_name or "").split())
                 if not name:
                     continue
+                seen[name] = seen.get(name, 0) + 1
+                if seen[name] > 1:  # the same name twice in one file (project-repeated): its own history
+                    name = f"{name}#{seen[name]}"
                 body = json.dumps({**_dump_project(pr), "since_last": None}, sort_keys=True, ensure_ascii=False, default=str)
                 codes = sorted({f.code for f in r.findings if f.sheet == pr.sheet})
                 pr.since_last = self._since(f"{key}|{name}", {

@@ -30,6 +30,10 @@ def clean(value: object) -> str:
     return unicodedata.normalize("NFC", _DROPPED.sub("", text))
 
 
+#: cells of a sheet that are no field of the form (a project sheet's totals), by the label the sheet shows
+SHEET_LABELS = {"score_total": "自评总分", "grade_self": "自评等级"}
+
+
 def since_last_text(since: dict | None, spec: Mapping[str, Field]) -> str | None:
     """One Chinese line on a resubmission: findings resolved, still open, new; inputs changed
     (named by the labels of the form's fields `spec`, i.e. rubric.fields)."""
@@ -45,7 +49,8 @@ def since_last_text(since: dict | None, spec: Mapping[str, Field]) -> str | None
             parts.append("已答复且不再出现的问题：" + "、".join(_replied(x) for x in since["replies_resolved"]))
     changed = since.get("changed_fields") or {}
     if changed:
-        items = [f"{spec[k].label if k in spec else k} {_show(old)} → {_show(new)}" for k, (old, new) in changed.items()]
+        items = [f"{spec[k].label if k in spec else SHEET_LABELS.get(k, k)} {_show(old)} → {_show(new)}"
+                 for k, (old, new) in changed.items()]
         parts.append("改动的数据：" + "；".join(items))
     return "；".join(parts) if parts else "重新报送，问题与数据均无变化"
 
