@@ -93,7 +93,7 @@ class Item:
         walls = [m.wall for m in self.runs]
         spread = f"{min(walls):.2f}–{max(walls):.2f}" if len(walls) > 1 else "—"
         return (
-            f"| {self.label} | {self.size:,} | {len(self.runs)} | {self.wall:.2f} | {spread} | {self.cpu:.2f} | "
+            f"| {self.label} | {f'{self.size:,}' if self.size else '—'} | {len(self.runs)} | {self.wall:.2f} | {spread} | {self.cpu:.2f} | "
             f"{self.rss_largest:.0f} | {self.rss_tree:.0f} |"
         )
 
