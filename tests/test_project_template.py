@@ -199,14 +199,20 @@ def test_template_command_and_prefilled_copies(tmp_path):
     result = CliRunner().invoke(app, ["template", "--form", "proj-2020", "--roster", str(roster), "-o", str(folder)])
     assert result.exit_code == 0, result.output
     copies = sorted(p.name for p in folder.glob("*.xlsx"))
-    assert copies == ["U1_测试一局.xlsx", "U2_测试二局.xlsx"]
-    wb = openpyxl.load_workbook(folder / "U1_测试一局.xlsx")
+    assert copies == ["U1_测试一局_项目支出.xlsx", "U2_测试二局_项目支出.xlsx"]
+    # the department form's copies into the same folder stand beside them; neither set replaces the other
+    assert CliRunner().invoke(app, ["template", "--roster", str(roster), "-o", str(folder)]).exit_code == 0
+    assert CliRunner().invoke(app, ["template", "--form", "proj-2020", "--roster", str(roster), "-o", str(folder)]).exit_code == 0
+    assert sorted(p.name for p in folder.glob("*.xlsx")) == sorted(
+        [*copies, "U1_测试一局.xlsx", "U2_测试二局.xlsx"])
+    assert openpyxl.load_workbook(folder / "U1_测试一局.xlsx").sheetnames[1] == "基础数据表"
+    wb = openpyxl.load_workbook(folder / "U1_测试一局_项目支出.xlsx")
     got = {k: _cell(wb, k) for k in ("unit_code", "unit_name", "department", "eval_year", "project_name")}
     assert [got[k].value for k in got] == ["U1", "测试一局", "测试市局", 2020, None]
     assert [got[k].protection.locked for k in got] == [True, True, True, True, False]
     meta = {r[0]: r[1] for r in wb["_meta"].iter_rows(values_only=True)}
     assert meta["unit_code"] == "U1" and meta["rubric_id"] == "proj-2020"
-    assert _cell(openpyxl.load_workbook(folder / "U2_测试二局.xlsx"), "department").value is None
+    assert _cell(openpyxl.load_workbook(folder / "U2_测试二局_项目支出.xlsx"), "department").value is None
 
 
 def test_form_check_summarises_and_form_export_refuses_in_words(tmp_path):

@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -318,20 +319,22 @@ class OutputFolder:
         with environment(self.root / META / "journal"):
             self._fold_journals()
 
-    def prune(self) -> None:
+    def prune(self, keep: Callable[[str], bool] | None = None) -> None:
         """Outputs of earlier runs that this one does not write go (or are set aside when someone
-        changed them). Before results.json, so that a failure here leaves none."""
+        changed them), except those `keep` names. Before results.json, so that a failure here leaves none."""
         if not self.managed:
             return
         self.collect()
         for rel in sorted(set(self.entries) - set(self._current)):
-            self.remove(rel)
+            if keep is None or not keep(rel):
+                self.remove(rel)
 
-    def finish(self) -> None:
-        """A successful run: the manifest lists exactly what is there; no temporary file stays."""
+    def finish(self, keep: Callable[[str], bool] | None = None) -> None:
+        """A successful run: the manifest lists exactly what is there; no temporary file stays.
+        `keep`: earlier outputs this run leaves in place (the other form's pre-filled templates)."""
         if not self.managed:
             return
-        self.prune()
+        self.prune(keep)
         with environment(self.root / META):
             self._write_manifest(self.entries)
             shutil.rmtree(self.root / META / "tmp", ignore_errors=True)
