@@ -15,7 +15,7 @@ from perfxl.cli.closing import fail, print_findings, print_internal_errors, prin
 from perfxl.cli.formopt import FormOpt, FormsOpt, load_form_option
 from perfxl.write.errors import OutputFolderError
 
-app = usage.new_app("perfxl", "部门整体支出绩效自评：批量复核单位报回的工作簿，生成报告、反馈件和汇总表。\n\n"
+app = usage.new_app("perfxl", "部门整体支出和项目支出绩效自评：批量复核单位报回的工作簿，生成报告、反馈件和汇总表。\n\n"
                               "示例：perfxl run examples/returns-2020 --out output")
 
 # --year and --jobs are read as text and checked here, so that a bad value gets a Chinese reason and hint
@@ -316,7 +316,7 @@ def _root(
     version: Annotated[bool, typer.Option("--version", callback=version_callback, is_eager=True,
                                           help="显示版本号。")] = False,
 ) -> None:
-    """部门整体支出绩效自评：批量复核单位报回的工作簿，生成报告、反馈件和汇总表。"""
+    """部门整体支出和项目支出绩效自评：批量复核单位报回的工作簿，生成报告、反馈件和汇总表。"""
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ units to send back, the roster's 未报送 and 需重报 units, and the files se
 from __future__ import annotations
 
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 
 import typer
@@ -38,6 +39,8 @@ def print_findings(batch) -> None:
         echo(head)
         for p in r.projects:  # a project file (spec §13): each project's total on a line of its own
             total = f"核定 {p.reviewed_total} 分 {p.reviewed_grade}" if p.reviewed_total is not None else "未定级"
+            if p.capped_by_execution and p.execution_rate is not None:  # why it is below the rows' sum
+                total += f"（执行率 {(p.execution_rate * 100).quantize(Decimal('0.01'))}% 偏低，总分封顶）"
             echo(f"  项目 {p.sheet}「{p.project_name or '未填项目名称'}」 {total}")
         for f in r.findings:
             where = f"{f.sheet}!{f.cell}" if f.sheet and f.cell else (f.sheet or "")

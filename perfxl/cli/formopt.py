@@ -22,7 +22,8 @@ FormOpt = Annotated[str, typer.Option(
 FormsOpt = Annotated[list[str] | None, typer.Option(
     "--form", "--rubric", metavar="表单",
     help="表单：内置编号（如 gd-dept-2020、proj-2020）、表单工作簿（.xlsx，可由 perfxl form export 导出后修改）"
-         "或指标体系 TOML 文件；可重复给出，每个文件按其模板标识（_meta）中的表单读取，未标识的按第一个；"
+         "或指标体系 TOML 文件；可重复给出，每个文件按其模板标识（_meta）中的表单读取；"
+         "没有标识的，有项目表而无基础数据表的按项目支出表单，其余按第一个部门整体表单；"
          "--rubric 与之相同。不写时为 gd-dept-2020 和 proj-2020（部门整体支出表和项目支出表）。", show_default=False)]
 FORM_HINT = "--form 可填内置编号（如 gd-dept-2020）、表单工作簿（.xlsx）或指标体系 TOML 文件的路径"
 
