@@ -40,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from gen import DEPT_FORM, PROJ_FORM, Batch, Generator, form_exists  # noqa: E402
-from measure import Launcher, Measure, tree_rss_method  # noqa: E402
+from measure import PSS_EVERY, Launcher, Measure, tree_rss_method  # noqa: E402
 
 PERFXL = [sys.executable, "-m", "perfxl"]
 RAW_CALAMINE = """
@@ -89,13 +89,22 @@ class Item:
     def rss_tree(self) -> float:
         return max(m.rss_tree for m in self.runs)
 
+    @property
+    def pss_tree(self) -> float:
+        return max(m.pss_tree for m in self.runs)
+
     def row(self) -> str:
         walls = [m.wall for m in self.runs]
         spread = f"{min(walls):.2f}–{max(walls):.2f}" if len(walls) > 1 else "—"
         return (
             f"| {self.label} | {f'{self.size:,}' if self.size else '—'} | {len(self.runs)} | {self.wall:.2f} | {spread} | {self.cpu:.2f} | "
-            f"{self.rss_largest:.0f} | {self.rss_tree:.0f} |"
+            f"{self.rss_largest:.0f} | {self.rss_tree:.0f} | {mib(self.pss_tree)} |"
         )
+
+
+def mib(value: float) -> str:
+    """A PSS figure, or — where it was not sampled (no smaps_rollup) or the process was too short."""
+    return f"{value:.0f}" if value >= 1 else "—"
 
 
 def raw(folder: Path) -> list[str]:
@@ -113,7 +122,7 @@ def play(items: list[Item], rounds: int, title: str) -> None:
             m = item.runs[-1]
             log(
                 f"  {title} round {r + 1}/{rounds}: {item.label} ({item.size:,}) {m.wall:.2f} s wall, "
-                f"{m.cpu:.2f} s CPU, {m.rss_tree:.0f} MiB tree"
+                f"{m.cpu:.2f} s CPU, {m.rss_tree:.0f} MiB tree RSS, {m.pss_tree:.0f} MiB tree PSS"
             )
 
 
@@ -342,6 +351,8 @@ def report(args, items, by, curve, proj, sent_back, worst, mix, notes) -> str:
         if size in curve:
             run = curve[size][1]
             targets.append((f"peak tree RSS, `perfxl run` at {size:,}", f"{run.rss_tree:.0f} MiB", f"≤ {limit} MiB", run.rss_tree <= limit))
+            if run.pss_tree:
+                targets.append((f"peak tree PSS at {size:,}", f"{run.pss_tree:.0f} MiB", f"≤ {limit} MiB", run.pss_tree <= limit))
             targets.append(
                 (f"peak RSS of the largest process at {size:,}", f"{run.rss_largest:.0f} MiB", f"≤ {limit} MiB", run.rss_largest <= limit)
             )
@@ -364,10 +375,12 @@ def report(args, items, by, curve, proj, sent_back, worst, mix, notes) -> str:
         f"tree, run {args.rounds}× in the main set in rotated order; wall and CPU are medians, memory the peak over the "
         "rounds. CPU is user + system of every process of the tree (perfxl's workers under the forkserver included: "
         "the harness reaps them as child subreaper). Peak RSS: of the largest single process (ru_maxrss), and of the "
-        f"whole tree summed, sampled every {args.interval * 1000:.0f} ms ({tree_rss_method()}).",
+        f"whole tree summed, sampled every {args.interval * 1000:.0f} ms ({tree_rss_method()}); PSS, the tree's "
+        "proportional set size (shared pages split between the processes sharing them), sampled every "
+        f"{PSS_EVERY} s and sooner while the RSS grows (so not for processes of less than ~0.1 s).",
         "",
-        "| command | returns | rounds | wall s | range s | CPU s | peak RSS largest MiB | peak tree RSS MiB |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| command | returns | rounds | wall s | range s | CPU s | peak RSS largest MiB | peak tree RSS MiB | peak tree PSS MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         *[i.row() for i in items],
         "",
         "| figure | value | target | |",
@@ -387,14 +400,15 @@ def curve_table(args, curve) -> list[str]:
     lines = [
         "## The curve: `perfxl run`, worst case",
         "",
-        "| returns | rounds | raw read s | run wall s | run CPU s | run / raw | wall s per 1,000 | peak tree RSS MiB | peak largest MiB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| returns | rounds | raw read s | run wall s | run CPU s | run / raw | wall s per 1,000 | peak tree RSS MiB | "
+        "peak tree PSS MiB | peak largest MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in sizes:
         r, p = curve[s]
         lines.append(
             f"| {s:,} | {len(p.runs)} | {r.wall:.2f} | {p.wall:.2f} | {p.cpu:.2f} | {p.wall / r.wall:.2f}× | "
-            f"{p.wall / s * 1000:.2f} | {p.rss_tree:.0f} | {p.rss_largest:.0f} |"
+            f"{p.wall / s * 1000:.2f} | {p.rss_tree:.0f} | {mib(p.pss_tree)} | {p.rss_largest:.0f} |"
         )
     if len(sizes) > 1 and args.curve_rounds < args.rounds:
         lines += [
@@ -404,7 +418,7 @@ def curve_table(args, curve) -> list[str]:
         ]
     if sizes:
         est = {}
-        for what in ("wall", "cpu", "rss_tree"):
+        for what in ("wall", "cpu", "rss_tree", "pss_tree"):
             a, b = fit([(s, getattr(curve[s][1], what)) for s in sizes])
             est[what] = a + b * PROVINCE
         how = "least-squares line through the curve's points" if len(sizes) > 1 else "proportional to the one point"
@@ -412,7 +426,7 @@ def curve_table(args, curve) -> list[str]:
             "",
             f"Extrapolated to {PROVINCE:,} files (as many as a province's project tables in a round; {how}): `perfxl run` "
             f"≈ {est['wall'] / 60:.1f} min wall, {est['cpu'] / 60:.1f} min CPU, peak tree RSS ≈ "
-            f"{est['rss_tree']:.0f} MiB on this machine, if cost stays linear.",
+            f"{est['rss_tree']:.0f} MiB (PSS ≈ {est['pss_tree']:.0f} MiB) on this machine, if cost stays linear.",
         ]
     return [*lines, ""]
 
@@ -427,7 +441,8 @@ def project_lines(by, proj) -> list[str]:
         "",
         "Every return with an error (the first project's 自评总分 off by 1). Beside the department form's targets: "
         f"`perfxl run` / raw read {run_p.wall / raw_p.wall:.2f}× (≤ 5× for the department form), `perfxl check` / raw "
-        f"read {check_p.wall / raw_p.wall:.2f}× (≤ 2×), peak tree RSS {run_p.rss_tree:.0f} MiB. Linear from this point "
+        f"read {check_p.wall / raw_p.wall:.2f}× (≤ 2×), peak tree RSS {run_p.rss_tree:.0f} MiB "
+        f"(PSS {run_p.pss_tree:.0f} MiB). Linear from this point "
         f"(start-up aside): {PROVINCE:,} project tables ≈ {(by['help'].wall + per * PROVINCE) / 60:.1f} min of "
         "`perfxl run`.",
         "",
