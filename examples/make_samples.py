@@ -12,16 +12,19 @@ packages are rewritten with fixed entry dates and fixed docProps/core.xml times.
 
 `EXPECTED` (status and sorted finding codes per file) and `TOTALS` are the contract checked by
 `check()`; tests import this module and call `check()` (or `build()` into a temporary folder).
+The folder's project files (项目支出, form proj-2020) are make_samples_projects.py's: this script
+leaves them in place and checks only the department files, run as `perfxl run` runs them (with
+the round's two forms).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import html
 import io
 import re
-import shutil
 import sys
 import tempfile
 import zipfile
@@ -37,6 +40,7 @@ from openpyxl.worksheet.cell_range import CellRange, MultiCellRange
 from perfxl.model import STATUS_LABELS, FileResult, Options
 from perfxl.read.values import format_number
 from perfxl.run.pipeline import BatchResult, run_batch
+from perfxl.spec.project import builtin_project_form
 from perfxl.spec.rubric import load_rubric
 from perfxl.write.template import build_template
 
@@ -44,6 +48,8 @@ HERE = Path(__file__).resolve().parent
 OUT = HERE / "returns-2020"
 README = HERE / "README.md"
 RUBRIC = load_rubric("gd-dept-2020")
+#: the project files of the folder are make_samples_projects.py's (their names have it): left alone here
+PROJECT_MARK = "_项目支出"
 D = Decimal
 
 # --------------------------------------------------------------------------------------------
@@ -880,10 +886,14 @@ TOTALS: dict[str, tuple[str | None, str | None, str | None, str | None]] = {
 
 
 def build(out: Path = OUT) -> None:
-    """(Re)write the sample folder: its old contents are deleted first."""
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    """(Re)write the department samples of the folder: its old files are deleted first, except the
+    project files (make_samples_projects.py)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for old in sorted(out.rglob("*"), reverse=True):
+        if old.is_file() and PROJECT_MARK not in old.name:
+            old.unlink()
+        elif old.is_dir() and not any(old.iterdir()):
+            old.rmdir()
     with tempfile.TemporaryDirectory() as tmp:
         template = Path(tmp) / "data_template.xlsx"
         build_template(template, RUBRIC)
@@ -897,15 +907,20 @@ def _show(d: Decimal | None) -> str | None:
     return None if d is None else format_number(d)
 
 
+def options() -> Options:
+    """The round's two forms, department first, as `perfxl run` takes them without --form."""
+    return dataclasses.replace(Options.for_rubric(RUBRIC), others=(builtin_project_form("proj-2020"),))
+
+
 def run(folder: Path = OUT, jobs: int | None = 1) -> BatchResult:
-    return run_batch(folder, Options.for_rubric(RUBRIC), jobs=jobs)
+    return run_batch(folder, options(), jobs=jobs)
 
 
 def check(folder: Path = OUT, jobs: int | None = 1, batch: BatchResult | None = None) -> list[str]:
     """Run perfxl over the folder; the differences from EXPECTED and TOTALS (empty: all as expected)."""
     batch = batch or run(folder, jobs)
     problems = []
-    got = {r.file: r for r in batch.files}
+    got = {r.file: r for r in batch.files if PROJECT_MARK not in r.file}
     for file in sorted(set(got) - set(EXPECTED)):
         problems.append(f"{file}: not a sample")
     for file, (status, codes) in EXPECTED.items():
@@ -940,7 +955,7 @@ def table(batch: BatchResult) -> str:
     shows = {s.file: s.shows for s in SAMPLES}
     lines = ["| 文件 | 演示内容 | 状态 | 自评总分/等级 | 核定总分/等级 | 问题（规则 × 次数） |",
              "|---|---|---|---|---|---|"]
-    for r in sorted(batch.files, key=lambda r: r.file):
+    for r in sorted((r for r in batch.files if PROJECT_MARK not in r.file), key=lambda r: r.file):
         counts = Counter(f.code for f in r.findings)
         severity = {f.code: f.severity.label for f in r.findings}
         found = "<br>".join(f"`{c}`（{severity[c]}）" + (f" × {n}" if n > 1 else "")
