@@ -309,12 +309,15 @@ class State:
             # a unit's file of the first department form keeps the key of earlier versions; a file
             # of any other form (a project file) has its own history beside it (spec §12, §13)
             key = r.unit_code if (not r.projects and r.form in (first, None)) else f"{r.unit_code}|{r.form}"
+            # a unit may send its projects in several files: each file its own history, each project
+            # matched across files by its name (below)
+            file_key = f"{key}|{r.file}" if r.projects else key
             # a project file's figures and its projects' findings are compared per project below (a
             # project superseded by another file is not "resolved"); the file keeps the rest
             fields = {} if r.projects else r.fields
             sheets = {p.sheet for p in r.projects}
             codes = sorted({f.code for f in r.findings if not (r.projects and f.sheet in sheets)})
-            r.since_last = self._since(key, {"sha256": r.sha256, "file": r.file, "codes": codes, "fields": _enc(fields)},
+            r.since_last = self._since(file_key, {"sha256": r.sha256, "file": r.file, "codes": codes, "fields": _enc(fields)},
                                        fields, unanswered.get(id(r)))
             seen: dict[str, int] = {}
             for pr in r.projects:  # each project matched across resubmissions by its 项目名称
