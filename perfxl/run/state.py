@@ -27,8 +27,8 @@ from perfxl import __version__
 from perfxl.findings import Finding, Reply, Severity
 from perfxl.model import FileResult, IndicatorResult, ProjectIndicatorResult, ProjectResult
 from perfxl.read.replies import attach_replies
+from perfxl.run.project_history import compare_project_file, since_between
 from perfxl.spec.rubric import content_hash
-from perfxl.write.results import json_value
 from perfxl.write.writer import Writer
 
 STATE_FILE = Path(".perfxl") / "state.jsonl"
@@ -181,6 +181,7 @@ class State:
         self._load()
         self._new: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}  # what this run keeps
         self._keys: dict[int, str] = {}
+        self._index: dict[str, list[str]] | None = None  # keys_with_prefix
 
     def _load(self) -> None:
         """Read line by line: a damaged line costs that line (a note names it); a file that is
@@ -306,32 +307,15 @@ class State:
         for r in results:
             if not r.scored or not r.unit_code:
                 continue
+            if r.projects:  # spec §13: per project, by 项目名称, whichever file it comes in
+                compare_project_file(self, r, f"{r.unit_code}|{r.form}|", unanswered.get(id(r)), _dump_project, _enc)
+                continue
             # a unit's file of the first department form keeps the key of earlier versions; a file
-            # of any other form (a project file) has its own history beside it (spec §12, §13)
-            key = r.unit_code if (not r.projects and r.form in (first, None)) else f"{r.unit_code}|{r.form}"
-            # a unit may send its projects in several files: each file its own history, each project
-            # matched across files by its name (below)
-            file_key = f"{key}|{r.file}" if r.projects else key
-            # a project file's figures and its projects' findings are compared per project below (a
-            # project superseded by another file is not "resolved"); the file keeps the rest
-            fields = {} if r.projects else r.fields
-            sheets = {p.sheet for p in r.projects}
-            codes = sorted({f.code for f in r.findings if not (r.projects and f.sheet in sheets)})
-            r.since_last = self._since(file_key, {"sha256": r.sha256, "file": r.file, "codes": codes, "fields": _enc(fields)},
-                                       fields, unanswered.get(id(r)))
-            seen: dict[str, int] = {}
-            for pr in r.projects:  # each project matched across resubmissions by its 项目名称
-                name = " ".join((pr.project_name or "").split())
-                if not name:
-                    continue
-                seen[name] = seen.get(name, 0) + 1
-                if seen[name] > 1:  # the same name twice in one file (project-repeated): its own history
-                    name = f"{name}#{seen[name]}"
-                body = json.dumps({**_dump_project(pr), "since_last": None}, sort_keys=True, ensure_ascii=False, default=str)
-                codes = sorted({f.code for f in r.findings if f.sheet == pr.sheet})
-                pr.since_last = self._since(f"{key}|{name}", {
-                    "sha256": hashlib.sha256(body.encode()).hexdigest(), "file": r.file, "codes": codes,
-                    "fields": _enc(pr.fields)}, pr.fields, None)
+            # of any other department form has its own history beside it (spec §12)
+            key = r.unit_code if r.form in (first, None) else f"{r.unit_code}|{r.form}"
+            r.since_last = self._since(key, {"sha256": r.sha256, "file": r.file,
+                                             "codes": sorted({f.code for f in r.findings}), "fields": _enc(r.fields)},
+                                       r.fields, unanswered.get(id(r)))
         for code in list(self._raw["u"]):  # units absent from this run keep their history
             if code not in self._new["u"] and self._get("u", code) is not None:
                 self._keep("u", code, raw=True)
@@ -345,17 +329,18 @@ class State:
         if previous.get("sha256") == current["sha256"]:
             self._keep("u", key, raw=True)
             return previous.get("since_last")
-        old, new = set(previous.get("codes", [])), set(current["codes"])
-        old_fields = previous.get("fields", {})
-        changed = {k: [json_value(old_fields.get(k)), json_value(v)]
-                   for k, v in fields.items() if old_fields.get(k) != v}
-        since = {"resolved": sorted(old - new), "still_open": sorted(old & new), "new": sorted(new - old),
-                 "changed_fields": changed, "previous_file": previous.get("file")}
-        if unanswered:
-            since["replies_resolved"] = [{"code": x.code, "sheet": x.sheet, "cell": x.cell, "reply": x.text}
-                                         for x in unanswered]
+        since = since_between(set(previous.get("codes", [])), previous, current, fields, unanswered)
         self._keep("u", key, {**current, "since_last": since})
         return since
+
+    def keys_with_prefix(self, prefix: str) -> list[str]:
+        """The last run's entries of kind u whose key starts with `prefix` (indexed once per run)."""
+        if self._index is None:
+            self._index = {}
+            for key in self._raw["u"]:
+                head = key.rsplit("|", 1)[0] + "|" if "|" in key else ""
+                self._index.setdefault(head, []).append(key)
+        return [k for k in self._index.get(prefix, []) if k.startswith(prefix)]
 
     def save(self, writer=None) -> None:
         """Write the state (through the output folder's `writer` when given)."""
