@@ -39,10 +39,10 @@ FILE_COLUMNS = {
     "year": "int", "unit_code": "str", "unit_name": "str", "department": "str", "file": "str",
     "status": "status", "status_label": "str", "format": "str",
     "self_total": "float", "reviewed_total": "float", "self_grade": "grade", "reviewed_grade": "grade",
-    "rescaled": "bool", "errors": "int", "warnings": "int", "deadline": "date", "sha256": "str",
+    "rescaled": "bool", "errors": "int", "warnings": "int", "deadline": "date", "sha256": "str", "form": "str",
 }
 INDICATOR_COLUMNS = {
-    "year": "int", "unit_code": "str", "file": "str", "status": "status", "code": "str",
+    "year": "int", "unit_code": "str", "file": "str", "status": "status", "form": "str", "code": "str",
     "level1": "str", "level2": "str", "name": "str", "weight": "float",
     "value": "float", "self_score": "float", "reviewed_score": "float",
     "applicable": "bool", "reason": "str", "manual": "bool", "adjusted": "bool",
@@ -50,6 +50,20 @@ INDICATOR_COLUMNS = {
 FINDING_COLUMNS = {
     "year": "int", "level": "str", "unit_code": "str", "file": "str", "code": "str", "name": "str",
     "severity": "severity", "sheet": "str", "cell": "str", "cells": "str", "message": "str", "reply": "str",
+}
+#: a project file's projects (spec §13 results.json `projects`), one row a project
+PROJECT_COLUMNS = {
+    "year": "int", "unit_code": "str", "unit_name": "str", "file": "str", "status": "status", "form": "str",
+    "sheet": "str", "project_name": "str", "budget_annual": "float", "spent": "float", "execution_rate": "float",
+    "execution_self_score": "float", "execution_score": "float", "self_total": "float", "reviewed_total": "float",
+    "self_grade": "grade", "reviewed_grade": "grade", "capped_by_execution": "bool",
+}
+#: one row an indicator of a project; 年度指标值 and 实际完成值 as the unit wrote them (text)
+PROJECT_INDICATOR_COLUMNS = {
+    "year": "int", "unit_code": "str", "file": "str", "status": "status", "sheet": "str", "project_name": "str",
+    "row": "int", "level1": "str", "level2": "str", "name": "str", "direction": "str", "target": "str",
+    "actual": "str", "unit": "str", "weight": "float", "self_score": "float", "reviewed_score": "float",
+    "applicable": "bool",
 }
 NOT_SUBMITTED_COLUMNS = {"year": "int", "unit_code": "str", "unit_name": "str", "department": "str"}
 #: field type (fields.toml) -> column kind; counts stay integers (nullable), money and rates floats
@@ -69,6 +83,9 @@ class Run:
     indicators: pd.DataFrame
     findings: pd.DataFrame
     not_submitted: pd.DataFrame
+    #: the project files' projects and their indicators (spec §13); empty without project files
+    projects: pd.DataFrame
+    project_indicators: pd.DataFrame
 
 
 def load(out_dir: str | Path, rubric: str | Path | Rubric | None = None) -> Run:
@@ -100,7 +117,8 @@ def deduction_rates(run: Run, statuses: tuple[str, ...] = SCORED) -> pd.DataFram
 
     Counts applicable indicators with a reviewed score in files of `statuses`; points lost =
     weight − reviewed score, and `mean_lost` averages it over all units scored (not only those
-    that lost points), so that share_lost × the loss of those who lost = mean_lost."""
+    that lost points), so that share_lost × the loss of those who lost = mean_lost. Per form too:
+    two department forms' indicators are never mixed (their codes may coincide)."""
     ind = run.indicators
     scored = ind[ind["status"].isin(statuses) & ind["applicable"].fillna(False).astype(bool)
                  & ind["reviewed_score"].notna()]
@@ -109,7 +127,8 @@ def deduction_rates(run: Run, statuses: tuple[str, ...] = SCORED) -> pd.DataFram
                             "请在 load(…, rubric=\"指标体系文件.toml\") 中指定它")
     # rounded to the cent, as scores are (spec §4.2), so that float noise is never a deduction
     lost = (scored["weight"] - scored["reviewed_score"]).clip(lower=0).round(2)
-    grouped = scored.assign(points_lost=lost, lost=lost > 0).groupby(["year", "code"], sort=False, observed=True)
+    keys = ["year", "form", "code"] if scored["form"].notna().all() else ["year", "code"]  # results of 0.2 lack "form"
+    grouped = scored.assign(points_lost=lost, lost=lost > 0).groupby(keys, sort=False, observed=True)
     out = grouped.agg(level1=("level1", "first"), level2=("level2", "first"), name=("name", "first"),
                       weight=("weight", "first"), units=("points_lost", "size"),
                       units_lost=("lost", "sum"), mean_lost=("points_lost", "mean")).reset_index()
@@ -200,15 +219,25 @@ def _build(rounds: list[tuple[int, Path, dict, Rubric | None]]) -> Run:
         kinds |= {k: f for k, f in (rubric.fields if rubric else field_specs()).items() if k not in kinds}
     field_keys: dict[str, None] = dict.fromkeys(k for k in kinds if k not in FILE_COLUMNS)
     grades: dict[str, None] = {}
+    projects: list[dict] = []
+    project_rows: list[dict] = []
     for year, _path, doc, rubric in rounds:
         grades |= dict.fromkeys(rubric.grade_labels if rubric else GRADES)
-        specs = {i.code: i for i in rubric.indicators} if rubric else {}
         for entry in doc["files"]:
+            # each file by its own form (spec §12): a batch may hold several
+            form = _form_rubric(entry.get("form"), rubric)
+            specs = {i.code: i for i in form.indicators} if form else {}
             head = {"year": year, "deadline": doc.get("deadline"), "unit_code": entry.get("unit_code"), "file": entry["file"],
-                    "status": entry["status"]}
+                    "status": entry["status"], "form": entry.get("form") or doc.get("rubric")}
             fields = entry.get("fields") or {}
             field_keys |= dict.fromkeys(k for k in fields if k not in FILE_COLUMNS)
             files.append({**{k: fields.get(k) for k in field_keys}, **entry, **head})
+            for project in entry.get("projects") or []:
+                if not isinstance(project, dict):
+                    continue
+                at = {"sheet": project.get("sheet"), "project_name": project.get("project_name")}
+                projects.append({**project, "unit_name": entry.get("unit_name"), **head})
+                project_rows.extend({**ind, **at, **head} for ind in project.get("indicators") or [] if isinstance(ind, dict))
             for ind in entry.get("indicators") or []:
                 spec = specs.get(ind.get("code")) if isinstance(ind.get("code"), str) else None
                 meta = {"level1": spec.level1, "level2": spec.level2, "name": spec.name, "weight": float(spec.weight)} if spec else {}
@@ -220,7 +249,17 @@ def _build(rounds: list[tuple[int, Path, dict, Rubric | None]]) -> Run:
         missing.extend({**unit, "year": year} for unit in doc.get("not_submitted", []))
     file_columns = FILE_COLUMNS | {k: _field_kind(k, files, kinds) for k in field_keys}
     return Run(files=_frame(files, file_columns, grades), indicators=_frame(indicators, INDICATOR_COLUMNS, grades),
-               findings=_frame(findings, FINDING_COLUMNS, grades), not_submitted=_frame(missing, NOT_SUBMITTED_COLUMNS, grades))
+               findings=_frame(findings, FINDING_COLUMNS, grades), not_submitted=_frame(missing, NOT_SUBMITTED_COLUMNS, grades),
+               projects=_frame(projects, PROJECT_COLUMNS, grades),
+               project_indicators=_frame(project_rows, PROJECT_INDICATOR_COLUMNS, grades))
+
+
+def _form_rubric(form_id: object, rubric: Rubric | None) -> Rubric | None:
+    """The department form a file was read by: the round's (given or named) one, another built-in
+    one, or None (the project form has no fixed indicators; a form not built in is not known)."""
+    if rubric is not None and form_id in (None, rubric.id):
+        return rubric
+    return load_rubric(form_id) if isinstance(form_id, str) and form_id in builtin_ids() else None
 
 
 def _finding(f: dict, year: int, level: str, unit_code: object, file: object) -> dict:

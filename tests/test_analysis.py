@@ -59,7 +59,10 @@ def ind(code: str, score, applicable=True, reason=None) -> dict:
 # --- the samples ------------------------------------------------------------------------------
 
 def test_row_counts_are_those_of_results_json(run, doc):
-    assert len(run.files) == len(doc["files"]) == 18
+    assert len(run.files) == len(doc["files"]) == 26  # 18 department files and 8 project files
+    assert (run.files["form"] == "proj-2020").sum() == 8
+    assert len(run.projects) == sum(len(f.get("projects", [])) for f in doc["files"]) > 0
+    assert len(run.project_indicators) == sum(len(p["indicators"]) for f in doc["files"] for p in f.get("projects", []))
     assert len(run.indicators) == sum(len(f["indicators"]) for f in doc["files"])
     file_level = sum(len(f["findings"]) for f in doc["files"])
     assert len(run.findings) == file_level + len(doc["findings"])
@@ -96,7 +99,8 @@ def test_categoricals_are_ordered_as_the_form(run):
 
 
 def test_values_read_as_written(run, doc):
-    row = run.files.set_index("unit_code").loc["440800002"]
+    depts = run.files[run.files["form"] == "gd-dept-2020"]
+    row = depts.set_index("unit_code").loc["440800002"]
     assert row["income_total"] == 1268.4 and row["satisfaction"] == pytest.approx(0.952)  # a rate as a fraction
     assert row["filing_date"] == pd.Timestamp("2021-06-11") and row["status"] == "error"
     assert row["deadline"] == pd.Timestamp("2021-06-20") and row["year"] == 2020
@@ -106,6 +110,21 @@ def test_values_read_as_written(run, doc):
     first = doc["files"][0]
     got = run.indicators[run.indicators["file"] == first["file"]]
     assert list(got["code"]) == [i["code"] for i in first["indicators"]]
+
+
+def test_projects_read_as_results_json_says(run, doc):
+    """spec §13: one row a project, one row a project's indicator, numbers as numbers."""
+    entries = [(f, p) for f in doc["files"] for p in f.get("projects", [])]
+    assert list(zip(run.projects["file"], run.projects["sheet"], strict=True)) == [(f["file"], p["sheet"]) for f, p in entries]
+    for (f, p), (_, row) in zip(entries, run.projects.iterrows(), strict=True):
+        assert row["project_name"] == p["project_name"] and row["unit_code"] == f["unit_code"]
+        for key in ("budget_annual", "spent", "execution_rate", "reviewed_total"):
+            assert (pd.isna(row[key]) and p[key] is None) or row[key] == pytest.approx(p[key]), key
+    assert run.projects["execution_rate"].dtype == "float64" and run.projects["capped_by_execution"].dtype == "boolean"
+    first = run.project_indicators.iloc[0]
+    f, p = entries[0]
+    assert (first["project_name"], first["name"], first["row"]) == (p["project_name"], p["indicators"][0]["name"],
+                                                                    p["indicators"][0]["row"])
 
 
 def test_not_applicable_and_not_computable_are_nan(run, doc):
