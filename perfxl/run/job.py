@@ -106,19 +106,22 @@ def write_all(batch: BatchResult, input_dir: Path, out: Path | OutputFolder, sta
     from perfxl.write.report import write_reports
     from perfxl.write.results import to_json, write_results
     from perfxl.write.summary import write_summary
+    from perfxl.write.units import write_unit_outputs
 
     folder = OutputFolder.of(out)
     writer = folder.writer()
     folder.target("summary.xlsx")
     summary = in_background(write_summary, batch, writer)  # the other core writes it meanwhile
     try:
-        markdown = write_reports(batch, folder, state, jobs)
-        if docx:
+        if docx:  # the Word files come from the Markdown reports on disk, before feedback and pages
             from perfxl.write.docx import write_docx
 
+            markdown = write_reports(batch, folder, state, jobs)
             write_docx(batch, folder, markdown, jobs, state)
-        write_feedback(batch, input_dir, folder, jobs or default_jobs(), memo=state, roster=roster)  # adds internal-error findings
-        write_html(batch, folder, markdown, state, jobs)
+            write_feedback(batch, input_dir, folder, jobs or default_jobs(), memo=state, roster=roster)
+            write_html(batch, folder, markdown, state, jobs)
+        else:  # each unit's report, page and feedback in one task (same files as the three passes)
+            write_unit_outputs(batch, input_dir, folder, state, jobs, roster)  # adds internal-error findings
         results = to_json(batch, state)  # before the state is saved: it remembers the entries
         if state is not None:
             state.save(writer)

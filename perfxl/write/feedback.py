@@ -245,24 +245,16 @@ def _stems(batch: BatchResult) -> list[tuple[FileResult, str]]:
     return [(r, stem) for r, stem in stems if needs_feedback(r)] + resend_stems(batch, stems)
 
 
-def write_feedback(batch: BatchResult, input_dir: Path, out: Path | OutputFolder, jobs: int = 1,
-                   memo=None, roster=None) -> list[Path]:
-    """Write feedback/<code>_<name>.xlsx for every unit that has errors or warnings, and for every
-    file its unit must send again (unreadable too); returns the paths.
+FeedbackTask = tuple[FileResult, Path, str, "dict | None"]  # result, source file, rel, prefill
 
-    Names follow reports/ (same stem, same de-duplication over all scored files), so a unit's
-    report and feedback pair up. An unreadable file's workbook holds 审核意见 and, when its unit
-    is known, this round's template pre-filled from `roster` (or from what the file said).
-    With `jobs` > 1 and at least MIN_PER_PROCESS files per process, the files are written by a
-    pool of `jobs` processes (same bytes; see feedback_bench.py (d)).
-    A copy that perfxl itself failed to make as it should is still written (as a values copy)
-    and reported as a batch-level internal-error."""
+
+def plan_feedback(batch: BatchResult, input_dir: Path, folder: OutputFolder, memo=None, roster=None
+                  ) -> tuple[list[Path], list[FeedbackTask]]:
+    """Every feedback workbook's path and the tasks of those to write (see write_feedback)."""
     from perfxl.read.intake import source_path
     from perfxl.write.resend import prefill_for
 
-    folder = OutputFolder.of(out)
-    writer = folder.writer()
-    tasks: list[tuple[FileResult, Path, str, dict | None]] = []
+    tasks: list[FeedbackTask] = []
     paths: list[Path] = []
     for result, unique in _stems(batch):
         rel = folder.child("feedback", f"{unique}.xlsx")
@@ -276,12 +268,13 @@ def write_feedback(batch: BatchResult, input_dir: Path, out: Path | OutputFolder
         if not folder.fresh(rel, key):
             tasks.append((result, source_path(Path(input_dir), result.key or result.file), folder.target(rel, key),
                           prefill))
-    if not tasks:
-        return paths
-    from perfxl.parallel import parallel_map
+    return paths, tasks
 
-    context = batch_context(batch)  # what a file's feedback needs
-    failures = parallel_map(_work, tasks, jobs, MIN_PER_PROCESS, initializer=_init_worker, initargs=(context, writer))
+
+def feedback_failures(batch: BatchResult, folder: OutputFolder, tasks: list[FeedbackTask],
+                      failures: list[str | None]) -> None:
+    """perfxl's own failures while writing the copies (write_one's answers, in task order):
+    unkeyed (made again next run) and reported as batch-level internal-error findings."""
     for (_, _, rel, _), failure in zip(tasks, failures, strict=True):
         if failure:
             folder.unkeyed(rel)  # a copy made after a failure is made (and reported) again next run
@@ -292,4 +285,33 @@ def write_feedback(batch: BatchResult, input_dir: Path, out: Path | OutputFolder
                 "internal-error", f"perfxl 生成 {result.file} 的反馈件时发生内部错误（{failure}），已改为数值副本 {rel}；"
                 "这不是单位文件的问题，请把该文件和这条信息反馈给 perfxl 维护人员", file=result.file,
                 unit_code=result.unit_code))
+
+
+def write_one(task: FeedbackTask, batch: BatchResult, writer: Writer) -> str | None:
+    """One plan_feedback task; perfxl's own failure while copying, if any."""
+    return _write(task[0], batch, task[1], writer, task[2], task[3])
+
+
+def write_feedback(batch: BatchResult, input_dir: Path, out: Path | OutputFolder, jobs: int = 1,
+                   memo=None, roster=None) -> list[Path]:
+    """Write feedback/<code>_<name>.xlsx for every unit that has errors or warnings, and for every
+    file its unit must send again (unreadable too); returns the paths.
+
+    Names follow reports/ (same stem, same de-duplication over all scored files), so a unit's
+    report and feedback pair up. An unreadable file's workbook holds 审核意见 and, when its unit
+    is known, this round's template pre-filled from `roster` (or from what the file said).
+    With `jobs` > 1 and at least MIN_PER_PROCESS files per process, the files are written by a
+    pool of `jobs` processes (same bytes; see feedback_bench.py (d)).
+    A copy that perfxl itself failed to make as it should is still written (as a values copy)
+    and reported as a batch-level internal-error."""
+    folder = OutputFolder.of(out)
+    writer = folder.writer()
+    paths, tasks = plan_feedback(batch, input_dir, folder, memo, roster)
+    if not tasks:
+        return paths
+    from perfxl.parallel import parallel_map
+
+    context = batch_context(batch)  # what a file's feedback needs
+    failures = parallel_map(_work, tasks, jobs, MIN_PER_PROCESS, initializer=_init_worker, initargs=(context, writer))
+    feedback_failures(batch, folder, tasks, failures)
     return paths

@@ -353,27 +353,24 @@ def render_index(batch: BatchResult, pages: dict[int, Path], out_dir: Path) -> s
     return environment().get_template(INDEX).render(index_context(batch, pages, out_dir))
 
 
+def write_page(markdown: str, result: FileResult, ctx: BatchResult, writer: Writer, rel: str, index_href: str) -> None:
+    """One unit page from its Markdown report's text; `index_href` as plan_html gives it."""
+    writer.write_text(rel, render_unit_page(markdown, result, ctx, quote(index_href)))
+
+
 def _write_page(task: tuple[Path, FileResult, BatchResult, Writer, str, str]) -> None:
     md_path, result, ctx, writer, rel, index_href = task
-    writer.write_text(rel, render_unit_page(md_path.read_text(encoding="utf-8"), result, ctx, quote(index_href)))
+    write_page(md_path.read_text(encoding="utf-8"), result, ctx, writer, rel, index_href)
 
 
-def write_html(batch: BatchResult, out: Path | OutputFolder, markdown_paths: Sequence[Path], memo=None,
-               jobs: int | None = None) -> list[Path]:
-    """output/index.html and reports/<stem>.html beside each Markdown report.
-
-    `markdown_paths` is what `report.write_reports` returned: one per scored file, in the
-    order of `batch.files`. Returns the unit pages in that order, then index.html. With a
-    `memo`, the page of an unchanged report is kept; many pages render in up to `jobs` processes."""
-    from perfxl.parallel import parallel_map
-
-    folder = OutputFolder.of(out)
+def plan_html(batch: BatchResult, folder: OutputFolder, markdown_paths: Sequence[Path], memo=None
+              ) -> tuple[dict[int, Path], list[Path], list[tuple[Path, FileResult, str, str]]]:
+    """The unit pages (by id(FileResult)), their paths in the order of `batch.files`, and the
+    (Markdown path, result, rel, index href) of those to render (see write_html)."""
     out_dir = folder.root
     scored = [r for r in batch.files if r.scored]
     if len(scored) != len(markdown_paths):
         raise ValueError(f"{len(markdown_paths)} Markdown reports for {len(scored)} scored files")
-    context = batch_context(batch)
-    writer = folder.writer()
     pages: dict[int, Path] = {}
     written = []
     todo = []
@@ -387,10 +384,30 @@ def write_html(batch: BatchResult, out: Path | OutputFolder, markdown_paths: Seq
         index_href = Path(os.path.relpath(out_dir / "index.html", dest.parent)).as_posix()
         key = memo.output_key(result, batch, "html", index_href) if memo else ""
         if not folder.fresh(rel, key):
-            todo.append((md_path, result, context, writer, folder.target(rel, key), index_href))
+            todo.append((md_path, result, folder.target(rel, key), index_href))
         pages[id(result)] = dest
         written.append(dest)
-    parallel_map(_write_page, todo, jobs)
-    writer.write_text(folder.target("index.html"), render_index(batch, pages, out_dir))
+    return pages, written, todo
+
+
+def write_index(batch: BatchResult, folder: OutputFolder, pages: dict[int, Path]) -> Path:
+    folder.writer().write_text(folder.target("index.html"), render_index(batch, pages, folder.root))
     folder.collect()
-    return [*written, folder.path("index.html")]
+    return folder.path("index.html")
+
+
+def write_html(batch: BatchResult, out: Path | OutputFolder, markdown_paths: Sequence[Path], memo=None,
+               jobs: int | None = None) -> list[Path]:
+    """output/index.html and reports/<stem>.html beside each Markdown report.
+
+    `markdown_paths` is what `report.write_reports` returned: one per scored file, in the
+    order of `batch.files`. Returns the unit pages in that order, then index.html. With a
+    `memo`, the page of an unchanged report is kept; many pages render in up to `jobs` processes."""
+    from perfxl.parallel import parallel_map
+
+    folder = OutputFolder.of(out)
+    context = batch_context(batch)
+    writer = folder.writer()
+    pages, written, todo = plan_html(batch, folder, markdown_paths, memo)
+    parallel_map(_write_page, [(md, result, context, writer, rel, href) for md, result, rel, href in todo], jobs)
+    return [*written, write_index(batch, folder, pages)]

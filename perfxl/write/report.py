@@ -196,6 +196,20 @@ def _write_report(task: tuple[FileResult, BatchResult, Writer, str]) -> None:
     writer.write_text(rel, render_report(result, ctx))
 
 
+def plan_reports(batch: BatchResult, folder: OutputFolder, memo=None) -> tuple[list[Path], list[tuple[FileResult, str]]]:
+    """Every report's path, in the order of `batch.files`, and the (result, rel) of those to render
+    (with a `memo`, an unchanged report whose file is as it was written is kept)."""
+    written: list[Path] = []
+    todo: list[tuple[FileResult, str]] = []
+    for result, unique in output_stems(batch):
+        rel = folder.child("reports", f"{unique}.md")
+        written.append(folder.path(rel))
+        key = memo.output_key(result, batch, "md") if memo else ""
+        if not folder.fresh(rel, key):
+            todo.append((result, folder.target(rel, key)))
+    return written, todo
+
+
 def write_reports(batch: BatchResult, out: Path | OutputFolder, memo=None,
                   jobs: int | None = None) -> list[Path]:
     """Write reports/<code>_<name>.md for every reviewed or error file; returns the paths.
@@ -207,16 +221,8 @@ def write_reports(batch: BatchResult, out: Path | OutputFolder, memo=None,
 
     folder = OutputFolder.of(out)
     context = batch_context(batch)  # what a report needs of the batch
-    written: list[Path] = []
-    todo: list[tuple[FileResult, BatchResult, Writer, str]] = []
     writer = folder.writer()
-    for result, unique in output_stems(batch):
-        rel = folder.child("reports", f"{unique}.md")
-        dest = folder.path(rel)
-        written.append(dest)
-        key = memo.output_key(result, batch, "md") if memo else ""
-        if not folder.fresh(rel, key):
-            todo.append((result, context, writer, folder.target(rel, key)))
-    parallel_map(_write_report, todo, jobs)
+    written, todo = plan_reports(batch, folder, memo)
+    parallel_map(_write_report, [(result, context, writer, rel) for result, rel in todo], jobs)
     folder.collect()
     return written
