@@ -23,6 +23,7 @@ from perfxl.model import FileResult
 from perfxl.ooxml.patch import Patcher, Review, ReviewRow
 from perfxl.write.feedback import HEADER, REVIEW_SHEET, rebuilt_copy
 from perfxl.write.summary import EXTRA_HEADERS, FINDING_HEADERS, SHEETS, SUMMARY_HEADERS
+from perfxl.write.summary_projects import PROJECT_SHEETS
 from perfxl.write.template import build_template
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,8 +39,9 @@ ORDER = ("sheetPr", "dimension", "sheetViews", "sheetFormatPr", "cols", "sheetDa
 #: the template's sheets: (landscape, rows repeated on every page)
 TEMPLATE = {"填报说明": (False, None), "基础数据表": (False, "$3:$3"), "评分表": (True, "$3:$3")}
 TEMPLATE_COLUMNS = {"填报说明": "B", "基础数据表": "D", "评分表": "I"}  # the last printed column
-SUMMARY = {"汇总": (True, "$1:$1"), "指标得分": (True, "$1:$1"), "问题清单": (True, "$1:$1"),
-           "未报送": (False, "$1:$1"), "统计": (False, None)}
+#: the samples hold project files (spec §13): 项目汇总 and 项目指标 come after 指标得分
+SUMMARY = {"汇总": (True, "$1:$1"), "指标得分": (True, "$1:$1"), "项目汇总": (True, "$1:$1"), "项目指标": (True, "$1:$1"),
+           "问题清单": (True, "$1:$1"), "未报送": (False, "$1:$1"), "统计": (False, None)}
 PREFILL = {"unit_code": "440800099", "unit_name": "湛江市测试局本级", "department": "湛江市测试局",
            "eval_year": 2020}
 
@@ -176,7 +178,7 @@ def test_every_template_sheet_prints(which, blank, tmp_path):
 
 def test_every_summary_sheet_prints_and_the_chart_has_a_page_of_its_own(sample_run):
     found = sheets((sample_run / "summary.xlsx").read_bytes())
-    assert list(found) == list(SHEETS) == list(SUMMARY)
+    assert list(found) == [*SHEETS[:2], *PROJECT_SHEETS, *SHEETS[2:]] == list(SUMMARY)
     for name, (landscape, titles) in SUMMARY.items():
         assert_prints(found[name], landscape, titles, name)
     stats = found["统计"]
@@ -393,7 +395,8 @@ def test_the_samples_summary_prints_one_page_wide_with_the_chart_alone(sample_ru
     pages = render(sample_run / "summary.xlsx")
     assert all(p.is_a4() for p in pages), [(p.width, p.height) for p in pages]
     # markers no finding's message holds; 未报送 (no roster: its header alone) holds none of them
-    by_sheet = group(pages, {"汇总": EXTRA_HEADERS[0], "指标得分": "A1 自评", "问题清单": FINDING_HEADERS[-1],
+    by_sheet = group(pages, {"汇总": EXTRA_HEADERS[0], "指标得分": "A1 自评", "项目汇总": "执行率封顶",
+                             "项目指标": "三级指标", "问题清单": FINDING_HEADERS[-1],
                              "未报送": "\0", "统计": "计入汇总合计", "图": "核定等级分布"}, rest=("未报送", "主管部门"))
     assert len(by_sheet["未报送"]) == 1
     summary = by_sheet["汇总"]
@@ -407,7 +410,7 @@ def test_the_samples_summary_prints_one_page_wide_with_the_chart_alone(sample_ru
     shown = "".join(pages[n - 1].text for n in summary)
     assert codes and all(code in shown for code in codes)
     assert "合计（已审核单位）" in pages[summary[-1] - 1].text
-    for name in ("指标得分", "问题清单"):
+    for name in ("指标得分", *PROJECT_SHEETS, "问题清单"):
         assert by_sheet[name] and all(pages[n - 1].landscape for n in by_sheet[name]), name
     (chart,) = by_sheet["图"]
     assert chart == len(pages) and not pages[chart - 1].landscape
