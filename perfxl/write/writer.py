@@ -20,13 +20,16 @@ META = ".perfxl"  # perfxl's own folder inside an output folder
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 _JOURNAL_LOCK = threading.Lock()  # threads of one process (the Word conversions) share its journal
+_JOURNAL: list = [None, -1]  # this process's journal path and descriptor, kept open between lines (POSIX)
 
 
-def _same_content(new: Path, old: Path) -> bool:
+def _same_content(new: Path, old: Path, content: bytes | None = None) -> bool:
+    """Whether `old` holds what `new` holds (`content`, when the caller knows it)."""
     try:
-        if new.stat().st_size != old.stat().st_size:
+        size = len(content) if content is not None else new.stat().st_size
+        if size != old.stat().st_size:
             return False
-        return new.read_bytes() == old.read_bytes()
+        return (new.read_bytes() if content is None else content) == old.read_bytes()
     except OSError:
         return False
 
@@ -45,9 +48,10 @@ class Writer:
     managed: bool = True  # False: a plain folder (library use, tests) without manifest or journal
 
     @contextlib.contextmanager
-    def path(self, rel: str, journal: bool = True) -> Iterator[Path]:
+    def path(self, rel: str, journal: bool = True, content: bytes | None = None) -> Iterator[Path]:
         """A temporary path; renamed to `rel` (a POSIX path below root) only if the block succeeds.
-        `journal=False` for perfxl's own files in .perfxl/, which the manifest does not list."""
+        `journal=False` for perfxl's own files in .perfxl/, which the manifest does not list.
+        `content`: the bytes the block writes, when the caller has them (not read back to hash)."""
         dest = self.root.joinpath(*rel.split("/"))
         journal = journal and self.managed
         with environment(dest, exact=True):
@@ -67,8 +71,8 @@ class Writer:
                     if isinstance(cause, OSError) and not isinstance(exc, OSError):
                         raise cause from exc
                     raise
-                line = self._journal(rel, tmp) if journal else None
-                if _same_content(tmp, dest):  # the file stays as it is, with its time (nothing changed)
+                line = self._journal(rel, tmp, content) if journal else None
+                if _same_content(tmp, dest, content):  # the file stays as it is, with its time (nothing changed)
                     tmp.unlink()
                 else:
                     os.replace(tmp, dest)
@@ -79,24 +83,51 @@ class Writer:
                 tmp.unlink()
             raise
 
-    def _journal(self, rel: str, tmp: Path) -> list:
+    def _journal(self, rel: str, tmp: Path, content: bytes | None = None) -> list:
         """Write-ahead: the new content's size and hash are on record before it takes the path
         (a second line with a 1 says it did)."""
-        line = [rel, tmp.stat().st_size, file_sha256(tmp)]
+        size, digest = (tmp.stat().st_size, file_sha256(tmp)) if content is None else (
+            len(content), hashlib.sha256(content).hexdigest())
+        line = [rel, size, digest]
         self._append(line)
         return line
 
     def _append(self, line: list) -> None:
-        folder = self.root / META / "journal"
-        folder.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(line, ensure_ascii=False) + "\n"
-        with _JOURNAL_LOCK, open(folder / f"{os.getpid()}.jsonl", "a", encoding="utf-8") as fh:
-            fh.write(text)
+        data = (json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8")
+        path = self.root / META / "journal" / f"{os.getpid()}.jsonl"
+        with _JOURNAL_LOCK:
+            if os.name == "nt":  # an open file cannot be removed there: the parent folds journals
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with open(path, "ab") as fh:
+                    fh.write(data)
+            else:
+                os.write(_journal_fd(path), data)  # O_APPEND, unbuffered: one write, one line
 
     def write_text(self, rel: str, text: str, journal: bool = True) -> None:
-        with self.path(rel, journal) as tmp:
+        with self.path(rel, journal, text.encode("utf-8")) as tmp:
             tmp.write_text(text, encoding="utf-8", newline="\n")
 
-    def write_bytes(self, rel: str, data: bytes) -> None:
-        with self.path(rel) as tmp:
+    def write_bytes(self, rel: str, data: bytes, journal: bool = True) -> None:
+        with self.path(rel, journal, data) as tmp:
             tmp.write_bytes(data)
+
+
+def _journal_fd(path: Path) -> int:
+    """The journal at `path` open for appending: the one kept open, unless it is another
+    folder's or the parent has folded (removed) it since."""
+    key = os.fspath(path)
+    known, fd = _JOURNAL
+    if known == key:
+        try:
+            if os.fstat(fd).st_nlink > 0:
+                return fd
+        except OSError:
+            pass
+    if fd >= 0:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        _JOURNAL[:] = [None, -1]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    _JOURNAL[:] = [key, fd]
+    return fd
