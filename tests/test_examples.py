@@ -102,6 +102,11 @@ def test_one_unit_sends_its_projects_in_two_files_and_one_file_had_rows_inserted
     (twice,) = [code for code, n in by_code.items() if n == 2]
     files = [r for r in batch.files if r.unit_code == twice and r.form == "proj-2020"]
     assert len(files) == 2 and all(r.status == "reviewed" for r in files)  # different 项目名称: both kept
+    # each file's outputs are told apart by what its own name adds (…_项目支出（体育）), not by _2
+    from perfxl.write.naming import output_stems
+
+    stems = {r.file: stem for r, stem in output_stems(batch) if r in files}
+    assert sorted(stems.values()) == sorted(f"{Path(r.file).stem}" for r in files)
     water = next(r for r in batch.files if r.file == "440800007_湛江市水务局本级_项目支出.xlsx")
     rows = {p.sheet: [i.row for i in p.indicators] for p in water.projects}
     assert rows["水库除险加固"] == list(range(15, 23))  # 6 typed + 2 inserted at row 18
@@ -189,7 +194,9 @@ def test_the_readme_transcript_counts_what_the_scripts_expect(projects):
                                                     strict=True) if status in ("error", "unreadable")}
     returned |= {f.unit["unit_code"] for f in projects.FILES if f.status == "error"}
     shown = _shown_transcript()
-    assert f"需退回更正的单位 {len(returned)} 个：" in shown
+    files = sum(1 for status, _ in dept.values() if status in ("error", "unreadable"))
+    files += sum(1 for f in projects.FILES if f.status == "error")
+    assert f"需退回更正的单位 {len(returned)} 个（文件 {files} 个）：" in shown
     reports = sum(1 for f, (s, _) in dept.items() if s in ("reviewed", "error")) + len(projects.FILES)
     assert f"单位报告：output/reports（{reports} 份）" in shown
 

@@ -61,7 +61,9 @@ def returned_lines(batch) -> list[str]:
     if not files:
         return []
     units = {r.unit_code or r.file for r in files}
-    lines = [f"需退回更正的单位 {len(units)} 个："]
+    # a unit may have a department file and project files to correct: the files are listed
+    count = f"{len(units)} 个" if len(units) == len(files) else f"{len(units)} 个（文件 {len(files)} 个）"
+    lines = [f"需退回更正的单位 {count}："]
     for r in files:
         codes = "、".join(named(f) for f in return_reasons(r))
         again = "需重报：" if r.status == "unreadable" else ""

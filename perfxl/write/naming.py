@@ -42,14 +42,39 @@ def output_stems(batch: BatchResult) -> list[tuple[FileResult, str]]:
     project file, made unique), so that a unit's report, Word report, page and feedback copy pair up."""
     out: list[tuple[FileResult, str]] = []
     used: set[str] = set()
+    several = _units_with_several_project_files(batch)
     for result in batch.files:
         if not result.scored:
             continue
         stem = safe_name(result.unit_code or "", result.unit_name or Path(result.file).stem)
         if result.projects:  # a unit's project file beside its department file (spec §13)
             stem += PROJECT_SUFFIX
+            if result.unit_code in several:  # which of its project files: what its own name adds
+                stem += _component(_distinct(result), 40)
         out.append((result, unique(stem, used)))
     return out
+
+
+def _units_with_several_project_files(batch: BatchResult) -> set[str]:
+    seen: dict[str, int] = {}
+    for r in batch.files:
+        if r.scored and r.projects and r.unit_code:
+            seen[r.unit_code] = seen.get(r.unit_code, 0) + 1
+    return {code for code, n in seen.items() if n > 1}
+
+
+def _distinct(result: FileResult) -> str:
+    """What a project file's own name says beyond the unit (…_项目支出（体育）.xlsx → （体育）), else
+    its whole name after an underscore."""
+    stem = Path(result.file).stem
+    rest = stem
+    for known in (result.unit_code or "", result.unit_name or "", "项目支出绩效自评表", "项目支出", "自评表"):
+        if known:
+            rest = rest.replace(known, "")
+    rest = rest.strip(" _-.")
+    if not rest:
+        return f"_{stem}"
+    return rest if rest[0] in "（(【[" else f"_{rest}"
 
 
 def unique(stem: str, used: set[str]) -> str:
