@@ -144,3 +144,43 @@ def test_each_department_form_has_its_own_indicator_sheet(tmp_path):
     assert len(gd_rows[0]) == 2 + 2 * len(RUBRIC.indicators) + 2 and len(hn_rows[0]) == 2 + 2 * len(hn.indicators) + 2
     assert [r[0] for r in gd_rows[1:]] == ["G1"]
     assert [r[0] for r in hn_rows[1:]] == [hunan.name.split("_")[0]]
+
+
+def test_a_bureau_writes_its_own_project_form_in_toml(tmp_path):
+    """A copy of proj-2020.toml with another id, year and cap (执行率 < 85 % caps at 85) is a form:
+    form check, template and run take it, and its cap is the one that bites."""
+    from decimal import Decimal
+
+    from perfxl.spec.formbook import load_form
+    from perfxl.write.fill_project import fill_projects
+
+    src = (Path(__file__).resolve().parent.parent / "perfxl" / "spec" / "forms" / "proj-2020.toml").read_text("utf-8")
+    text = src.replace('id = "proj-2020"', 'id = "zj-proj-2021"').replace("year = 2020", "year = 2021")
+    text = "\n".join('caps = "85%:85"' if line.startswith("caps = ") else line for line in text.splitlines())
+    own = tmp_path / "本局项目表.toml"
+    own.write_text(text, "utf-8")
+    form, problems = load_form(own)
+    assert problems == [] and form.id == "zj-proj-2021" and form.caps == ((Decimal("0.85"), Decimal("85")),)
+    runner = CliRunner()
+    assert runner.invoke(app, ["form", "check", str(own)]).exit_code == 0
+    template = tmp_path / "t.xlsx"
+    assert runner.invoke(app, ["template", "--form", str(own), "-o", str(template)]).exit_code == 0
+    rows = [{"level1": "产出指标", "level2": "数量指标", "name": "培训人次", "direction": "≥", "target": "100人次",
+             "actual": "100人次", "weight": 50, "self_score": 50},
+            {"level1": "效益指标", "level2": "社会效益指标", "name": "能力提升", "direction": "定性", "target": "提升",
+             "actual": "提升", "weight": 30, "self_score": 30},
+            {"level1": "满意度指标", "level2": "服务对象满意度指标", "name": "满意度", "direction": "≥", "target": "90%",
+             "actual": "95%", "weight": 10, "self_score": 10}]
+    # 执行率 82 / 100 = 82 %: 8.20 + 90 = 98.20, above 85 → capped at 85 by this form (proj-2020 would cap at 89 below 80 % only)
+    project = {"project_name": "干部培训", "unit_name": "测试局", "unit_code": "T9", "eval_year": 2021, "budget_initial": 100,
+               "budget_annual": 100, "spent": 82, "exec_score": 8.2, "exec_reason": "年底结转", "target_text": "培训",
+               "outcome_text": "完成", "score_total": 98.2, "grade_self": "优秀", "filing_date": dt.date(2022, 6, 1), "rows": rows}
+    box = tmp_path / "in"
+    box.mkdir()
+    fill_projects(template, form, [project], box / "T9_项目支出.xlsx")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", str(box), "--out", str(out), "--form", str(own)])
+    assert result.exit_code == 0, result.output
+    [entry] = json.loads((out / "results.json").read_text("utf-8"))["files"]
+    [p] = entry["projects"]
+    assert entry["form"] == "zj-proj-2021" and p["reviewed_total"] == 85 and p["capped_by_execution"] is True

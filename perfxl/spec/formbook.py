@@ -7,6 +7,7 @@ form workbook or a rubric TOML file.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -14,8 +15,8 @@ from perfxl.spec.fields import Field, Section
 from perfxl.spec.form import Check, Form, Problem, builtin_form, toml_form
 from perfxl.spec.formbook_export import write_form
 from perfxl.spec.formbook_read import read_form
-from perfxl.spec.project import ProjectForm, builtin_form_ids, builtin_project_form, project_form_ids
-from perfxl.spec.rubric import Rubric, builtin_ids
+from perfxl.spec.project import ProjectForm, builtin_form_ids, builtin_project_form, parse_project_form, project_form_ids
+from perfxl.spec.rubric import Rubric, RubricError, builtin_ids
 
 __all__ = ["WORKBOOK_SUFFIXES", "FormNotFound", "export_form", "load_form", "read_form", "write_form"]
 
@@ -60,5 +61,17 @@ def load_form(ref: str | Path) -> tuple[Form | ProjectForm | None, list[Problem]
         source = path.read_text("utf-8")
     except UnicodeDecodeError:
         return None, [Problem(f"{path.name} 不是 UTF-8 编码的文本，请用 UTF-8 保存")]
+    if _is_project_toml(source):  # a project form (spec §13) of the bureau's own: proj-2020.toml's shape
+        try:
+            return parse_project_form(source, str(path)), []
+        except RubricError as exc:
+            return None, [Problem(str(exc))]
     # its own [[section]] fields when it has them (else the built-in list), [[check]] rows, [level1]
     return toml_form(source, str(path))
+
+
+def _is_project_toml(text: str) -> bool:
+    try:
+        return tomllib.loads(text).get("kind") == "项目支出"
+    except tomllib.TOMLDecodeError:
+        return False  # toml_form says what is wrong with it
