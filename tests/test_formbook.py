@@ -483,3 +483,21 @@ def test_weights_keep_their_digits_through_the_workbook(tmp_path):
     assert errors(problems) == [] and back.rubric.hash == form.rubric.hash
     assert [back.rubric.indicator(c).weight.as_tuple() for c in ("A1", "A3", "B2", "B3")] == [
         Decimal(t).as_tuple() for t in ("5.0", "5.00", "2.50", "7.5")]
+
+
+def test_a_fixed_field_repeated_is_one_problem_on_the_repeated_row(tmp_path):
+    """unit_name typed again further down with 必填 否: the repeat is named, on its own row; the
+    first row stays the field (no second problem pointing below the table)."""
+    write_form(BUILTIN, tmp_path / "f.xlsx")
+    wb = openpyxl.load_workbook(tmp_path / "f.xlsx")
+    ws = wb["字段"]
+    last = ws.max_row + 1
+    ws.cell(last, 2, "unit_name")
+    ws.cell(last, 3, "单位名称（重复）")
+    ws.cell(last, 4, "文本")
+    ws.cell(last, 5, "否")
+    wb.save(tmp_path / "f.xlsx")
+    _, problems = read_form(tmp_path / "f.xlsx")
+    about = [str(p) for p in problems if "unit_name" in str(p)]
+    assert about == [f"字段!B{last}：字段键“unit_name”与 字段!B{next(r for r in range(1, last) if ws.cell(r, 2).value == 'unit_name')} "
+                     "重复，字段键不能重复"]

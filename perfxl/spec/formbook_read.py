@@ -135,7 +135,9 @@ class _Reader:
         if not table.rows:
             self.add((table.sheet, table.cell(table.header_row + 1, "字段键")), "没有任何字段，请从这一行起逐行填写字段")
         out = tuple(Section(title, tuple(fs)) for title, fs in sections.items())
-        by_key = {f.key: f for s in out for f in s.fields}
+        by_key: dict[str, Field] = {}
+        for f in (f for s in out for f in s.fields):
+            by_key.setdefault(f.key, f)  # a key repeated is said above: its first row is the field
         for key, kind in REQUIRED_FIELDS.items():
             f = by_key.get(key)
             where = (table.sheet, table.cell(table.header_row + 1 + len(table.rows), "字段键"))
@@ -143,7 +145,8 @@ class _Reader:
                 self.add(where, f"缺少必备字段“{key}”（{TYPE_CN[kind]}）：每个表单都要有 "
                          f"{'、'.join(REQUIRED_FIELDS)}，请加上这一行")
             elif f is not None and (f.type != kind or not f.required):
-                self.add(where, f"必备字段“{key}”的类型应为{TYPE_CN[kind]}、必填为是")
+                sheet, _, cell = seen.get(key, f"{where[0]}!{where[1]}").rpartition("!")  # the field's own row
+                self.add((sheet, cell), f"必备字段“{key}”的类型应为{TYPE_CN[kind]}、必填为是")
         return out
 
     # -- 指标 --------------------------------------------------------------------------------
