@@ -171,6 +171,9 @@ def test_outputs_no_longer_made_are_named_when_removed(inbox, out):
     assert done.exit_code == 0, done.output
     assert "本次不再生成" in done.output and f"reports/{B}.md" in done.output
     assert not (out / "reports" / f"{B}.md").exists()
+    # results.json is removed at the start and written again: not among what is no longer made
+    listed = done.output.split("本次不再生成", 1)[1].split("输出文件夹", 1)[0]
+    assert "results.json" not in listed and (out / "results.json").is_file()
 
 
 def test_a_degraded_feedback_copy_is_reported_again_on_the_next_run(inbox, out, monkeypatch):

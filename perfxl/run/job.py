@@ -92,7 +92,8 @@ def run_job(candidates: list[Candidate], options: Options, input_dir: Path, out_
     finally:
         folder.release()
     batch.set_aside = list(folder.set_aside)
-    batch.removed = list(folder.removed)
+    # results.json is removed first and written again last: only what is gone at the end was removed
+    batch.removed = [rel for rel in folder.removed if rel not in folder.entries]
     return batch
 
 
