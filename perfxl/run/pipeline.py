@@ -69,11 +69,10 @@ def evaluate(sub: Submission, options: Options, rel: str, form=None) -> FileResu
     return result
 
 
-def _evaluate_projects(sub: Submission, options: Options, rel: str, form) -> FileResult:
-    """A project file (spec §13): every project sheet scored and checked."""
-    from perfxl.review.project import review_projects
-
-    meta_findings = template_findings(sub, form, options.forms)
+def _started(sub: Submission, rel: str, form, forms, not_ours: str | None) -> tuple[FileResult, list[Finding], bool]:
+    """The file's identity, its `_meta` findings, and whether it stops here: template-mismatch, or
+    `not_ours` (the not-a-template message) when the form cannot read it."""
+    meta_findings = template_findings(sub, form, forms)
     result = FileResult(file=rel, format=sub.format)
     result.unit_code = sub.unit_code
     result.unit_name = sub.value("unit_name")  # type: ignore[assignment]
@@ -81,48 +80,48 @@ def _evaluate_projects(sub: Submission, options: Options, rel: str, form) -> Fil
     if any(f.code == "template-mismatch" for f in meta_findings):
         result.status = "unreadable"
         result.findings = [f.located(rel, result.unit_code) for f in meta_findings]
-        return result
-    if not sub.projects:
+        return result, meta_findings, True
+    if not_ours is not None:
         result.status = "unreadable"
-        result.findings = [Finding("not-a-template",
-                                   "未找到填有“项目名称”的项目工作表：该文件不是本次下发的项目支出绩效自评模板，"
-                                   "请使用下发的模板填报（每个项目一张工作表）", file=rel)]
-        return result
-    projects, found = review_projects(sub, form, options.deadline_for(form), options.year)
-    findings = _unique([*sub.findings, *meta_findings, *found])
-    result.findings = [f.located(rel, result.unit_code) for f in _sorted(findings)]
+        result.findings = [Finding("not-a-template", not_ours, file=rel)]
+        return result, meta_findings, True
+    return result, meta_findings, False
+
+
+def _finished(result: FileResult, sub: Submission, findings: list[Finding]) -> None:
+    result.findings = [f.located(result.file, result.unit_code) for f in _sorted(_unique(findings))]
     result.status = _status(result.findings)
     result.fields = _field_values(sub)
     result.cells = {k: (fv.sheet, fv.cell) for k, fv in sub.fields.items() if fv.cell}
+
+
+def _evaluate_projects(sub: Submission, options: Options, rel: str, form) -> FileResult:
+    """A project file (spec §13): every project sheet scored and checked."""
+    from perfxl.review.project import review_projects
+
+    not_ours = None if sub.projects else ("未找到填有“项目名称”的项目工作表：该文件不是本次下发的项目支出绩效自评模板，"
+                                          "请使用下发的模板填报（每个项目一张工作表）")
+    result, meta_findings, stop = _started(sub, rel, form, options.forms, not_ours)
+    if stop:
+        return result
+    projects, found = review_projects(sub, form, options.deadline_for(form), options.year)
+    _finished(result, sub, [*sub.findings, *meta_findings, *found])
     result.projects = projects
     return result
 
 
 def _evaluate(sub: Submission, options: Options, rel: str, rubric) -> FileResult:
     deadline = options.deadline_for(rubric)
-    meta_findings = template_findings(sub, rubric, options.forms)
-    result = FileResult(file=rel, format=sub.format)
-    result.unit_code = sub.unit_code
-    result.unit_name = sub.value("unit_name")  # type: ignore[assignment]
-    result.department = sub.value("department")  # type: ignore[assignment]
-    if any(f.code == "template-mismatch" for f in meta_findings):
-        result.status = "unreadable"
-        result.findings = [f.located(rel, result.unit_code) for f in meta_findings]
-        return result
-    if (sub.basic_sheet is None and sub.score_sheet is None) or not enough_fields(sub, rubric.fields):
-        result.status = "unreadable"
-        result.findings = [Finding("not-a-template",
-                                   "未找到“基础数据表”和“评分表”，或必填项不足一半：该文件不是本次下发的"
-                                   "自评模板，请使用下发的模板填报", file=rel)]
+    readable = not (sub.basic_sheet is None and sub.score_sheet is None) and enough_fields(sub, rubric.fields)
+    not_ours = None if readable else ("未找到“基础数据表”和“评分表”，或必填项不足一半：该文件不是本次下发的"
+                                      "自评模板，请使用下发的模板填报")
+    result, meta_findings, stop = _started(sub, rel, rubric, options.forms, not_ours)
+    if stop:
         return result
     adjustments = options.adjustments.get(result.unit_code or "", {})
     scored = score(sub, rubric, deadline, adjustments)
     ctx = Context(sub, scored, rubric, options.year, deadline)
-    findings = _unique([*sub.findings, *meta_findings, *scored.findings, *run_checks(ctx)])
-    result.findings = [f.located(rel, result.unit_code) for f in _sorted(findings)]
-    result.status = _status(result.findings)
-    result.fields = _field_values(sub)
-    result.cells = {k: (fv.sheet, fv.cell) for k, fv in sub.fields.items() if fv.cell}
+    _finished(result, sub, [*sub.findings, *meta_findings, *scored.findings, *run_checks(ctx)])
     result.indicators = scored.indicators
     result.self_total, result.self_grade = scored.self_total, scored.self_grade
     result.reviewed_total, result.reviewed_grade = scored.reviewed_total, scored.reviewed_grade

@@ -21,7 +21,7 @@ from functools import cache, cached_property
 from importlib import resources
 
 from perfxl.spec.fields import FIELD_TYPES, Field, Section
-from perfxl.spec.rubric import Grade, Notice, RubricError, _notice, builtin_ids
+from perfxl.spec.rubric import Grade, Graded, Notice, RubricError, _notice, builtin_ids
 
 PROJECT_KIND = "项目支出"
 #: a 分值 or 自评得分 of the project sheet: read as typed, judged by the checks (not in fields.FIELD_TYPES)
@@ -70,7 +70,7 @@ def _fold(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class ProjectForm:
+class ProjectForm(Graded):
     """The project form of spec §13: one project a sheet, the unit's own indicators."""
 
     id: str
@@ -102,21 +102,6 @@ class ProjectForm:
     def fields(self) -> dict[str, Field]:
         """The project sheet's header, funds and text fields by key, in template order."""
         return {f.key: f for s in self.sections for f in s.fields}
-
-    @property
-    def grade_labels(self) -> tuple[str, ...]:
-        return tuple(g.label for g in self.grades)
-
-    def grade(self, total: Decimal) -> str:
-        """The grade of a (rounded) total; lower bounds inclusive."""
-        for g in self.grades:
-            if total >= g.min:
-                return g.label
-        return self.grades[-1].label
-
-    def deadline(self, year: int) -> dt.date:
-        d = self.deadline_rule
-        return dt.date(year + d.get("year_offset", 0), d["month"], d["day"])
 
     @property
     def hash(self) -> str:

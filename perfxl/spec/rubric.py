@@ -83,8 +83,31 @@ class Notice:
     title: str = ""  # without the 《》 a citation puts around it
 
 
+class Graded:
+    """What every form has of a round: its grades (`grades`, highest first) and its deadline rule
+    (`deadline_rule`); the department rubric and the project form both."""
+
+    grades: tuple[Grade, ...]
+    deadline_rule: dict
+
+    @property
+    def grade_labels(self) -> tuple[str, ...]:
+        return tuple(g.label for g in self.grades)
+
+    def grade(self, total: Decimal) -> str:
+        """The grade of a (rounded) total; lower bounds inclusive."""
+        for g in self.grades:
+            if total >= g.min:
+                return g.label
+        return self.grades[-1].label
+
+    def deadline(self, year: int) -> dt.date:
+        d = self.deadline_rule
+        return dt.date(year + d.get("year_offset", 0), d["month"], d["day"])
+
+
 @dataclass(frozen=True)
-class Rubric:
+class Rubric(Graded):
     id: str
     name: str
     year: int
@@ -106,21 +129,6 @@ class Rubric:
 
     def indicator(self, code: str) -> Indicator:
         return next(i for i in self.indicators if i.code == code)
-
-    @property
-    def grade_labels(self) -> tuple[str, ...]:
-        return tuple(g.label for g in self.grades)
-
-    def grade(self, total: Decimal) -> str:
-        """The grade of a (rounded) total; lower bounds inclusive."""
-        for g in self.grades:
-            if total >= g.min:
-                return g.label
-        return self.grades[-1].label
-
-    def deadline(self, year: int) -> dt.date:
-        d = self.deadline_rule
-        return dt.date(year + d.get("year_offset", 0), d["month"], d["day"])
 
     @property
     def level1_groups(self) -> list[tuple[str, list[Indicator]]]:
