@@ -44,7 +44,7 @@ def print_findings(batch) -> None:
             echo(f"  项目 {p.sheet}「{p.project_name or '未填项目名称'}」 {total}")
         for f in r.findings:
             where = f"{f.sheet}!{f.cell}" if f.sheet and f.cell else (f.sheet or "")
-            echo(f"  {Severity(f.severity).label} {f.title}（{f.code}） {where} {f.message}")
+            echo(f"  {Severity(f.severity).label} {f.title}（{f.code}） {where + ' ' if where else ''}{f.message}")
             if f.reply is not None:  # the unit's text: `echo` strips its escape sequences
                 echo(f"    单位答复：{f.reply}")
     if batch.findings:
