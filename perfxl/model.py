@@ -329,6 +329,8 @@ class BatchResult:
     files: list[FileResult] = field(default_factory=list)
     #: the batch's other forms (Options.others), each file's by FileResult.form
     others: tuple[Form, ...] = ()
+    #: the deadline given on the command line (Options.deadline_given)
+    deadline_given: dt.date | None = None
     not_submitted: list[dict[str, str | None]] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     #: for the operator, not the units: a damaged state line, a history that was reset …
@@ -342,6 +344,12 @@ class BatchResult:
     def forms(self) -> tuple[Form, ...]:
         """Every form of the batch, the first one first."""
         return (self.rubric, *self.others)
+
+    def deadline_for(self, form: Form) -> dt.date:
+        """A form's deadline in this batch: the command line's, else the form's own for `year`."""
+        if form is self.rubric:
+            return self.deadline
+        return self.deadline_given or form.deadline(self.year)
 
     def form_of(self, result: FileResult) -> Form:
         """The form a file was read by (the first form when it names none of the batch's)."""

@@ -184,3 +184,22 @@ def test_a_bureau_writes_its_own_project_form_in_toml(tmp_path):
     [entry] = json.loads((out / "results.json").read_text("utf-8"))["files"]
     [p] = entry["projects"]
     assert entry["form"] == "zj-proj-2021" and p["reviewed_total"] == 85 and p["capped_by_execution"] is True
+
+
+def test_a_deadline_given_on_the_command_line_holds_for_every_form(inbox, tmp_path):
+    """--deadline 2021-06-30: the other form's 7月20日 no longer applies, in the checks, the
+    terminal's header and the reports alike."""
+    toml = tmp_path / "other.toml"
+    toml.write_text(GD_TOML.read_text("utf-8").replace('id = "gd-dept-2020"', 'id = "other-dept-2020"').replace(
+        "deadline = { year_offset = 1, month = 6, day = 20 }", "deadline = { year_offset = 1, month = 7, day = 20 }"), "utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(inbox), "--out", str(out), "--form", "gd-dept-2020", "--form", str(toml),
+                                      "--deadline", "2021-06-24"])
+    assert result.exit_code == 0, result.output
+    assert "other-dept-2020（部门整体，报送截止 2021-06-24）" in result.output
+    data = json.loads((out / "results.json").read_text("utf-8"))
+    late = {f["file"]: any(x["code"] == "late-submission" for x in f["findings"]) for f in data["files"]}
+    assert late["other-U1.xlsx"] and late["gd-U1.xlsx"]  # 6月25日 is after 6月24日 for both
+    report = (out / "reports" / "U1_测试市测试局_2.md")
+    texts = [p.read_text("utf-8") for p in (out / "reports").glob("U1_*.md")]
+    assert report.exists() and all("2021年6月24日" in t for t in texts)

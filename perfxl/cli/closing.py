@@ -119,7 +119,7 @@ def print_summary(batch, out: Path, roster=None) -> None:
             f"报送截止 {batch.deadline.isoformat()}")
     else:  # several forms (spec §12): each with its own deadline
         forms = "；".join(f"{f.id}（{getattr(f, 'kind', '部门整体')}，报送截止 "
-                         f"{(batch.deadline if f is batch.rubric else f.deadline(batch.year)).isoformat()}）" for f in shown)
+                         f"{batch.deadline_for(f).isoformat()}）" for f in shown)
         say(f"{batch.year}年度绩效自评复核：表单 {forms}")
     table = Table(show_header=True)
     table.add_column("项目")

@@ -209,7 +209,8 @@ def run_candidates(candidates: list[Candidate], options: Options, progress: Call
 
     if any(not c.ignore for c in candidates):
         warm_up()  # the worker processes' server imports perfxl while the files are hashed
-    batch = BatchResult(options.rubric, options.year, options.deadline, others=options.others)
+    batch = BatchResult(options.rubric, options.year, options.deadline, others=options.others,
+                        deadline_given=options.deadline_given)
     todo: list[Candidate] = []
     fingerprint = options_fingerprint(options) if state is not None else ""
     if state is not None:

@@ -23,11 +23,9 @@ def form_of(ctx: BatchResult | Options, result: FileResult) -> Form:
 
 
 def deadline_of(ctx: BatchResult | Options, form: Form) -> dt.date:
-    """A form's deadline in this batch: the batch's for its first form; another form's own for
-    the batch year (Options also knows a deadline given on the command line)."""
-    if isinstance(ctx, Options):
-        return ctx.deadline_for(form)
-    return ctx.deadline if form is ctx.rubric else form.deadline(ctx.year)
+    """A form's deadline in this batch: the command line's (--deadline), else the first form's as
+    the batch has it, another form's own for the batch year."""
+    return ctx.deadline_for(form)
 
 
 def is_project_form(form: Form) -> bool:
@@ -47,4 +45,4 @@ def kind_label(result: FileResult, ctx: BatchResult | Options) -> str:
 def batch_context(batch: BatchResult) -> BatchResult:
     """What a unit's outputs need of the batch (its forms, year, deadline), light enough to send
     to worker processes."""
-    return BatchResult(batch.rubric, batch.year, batch.deadline, others=batch.others)
+    return BatchResult(batch.rubric, batch.year, batch.deadline, others=batch.others, deadline_given=batch.deadline_given)
