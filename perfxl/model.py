@@ -173,6 +173,11 @@ PROJECT_COLUMNS = ("level1", "level2", "name", "direction", "target", "unit", "a
                    "self_score", "reason")
 
 
+def project_key(name: object) -> str:
+    """A 项目名称 as projects are matched by it (duplicates, repeats, resubmissions): spaces folded."""
+    return " ".join(str(name or "").split())
+
+
 @dataclass
 class ProjectRow:
     """One indicator row of a project sheet as read: its sheet row and a FieldValue per column

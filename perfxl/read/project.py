@@ -17,7 +17,7 @@ from perfxl.ooxml.refs import a1
 from perfxl.read import values
 from perfxl.read.replies import read_replies
 from perfxl.read.values import label_key
-from perfxl.read.workbook import GRADE_LABELS, TOTAL_LABELS, Grid, Reader, _Book, header_key
+from perfxl.read.workbook import GRADE_LABELS, TOTAL_LABELS, Grid, Reader, _Book, header_columns, header_key
 from perfxl.spec.fields import Field
 from perfxl.spec.project import SCORE_TYPE, Place, ProjectForm
 
@@ -118,16 +118,7 @@ class ProjectReader(Reader):
         if not rows:
             return None
         r = rows[0]
-        cols: dict[str, int] = {}
-        for (rr, c), v in sorted(grid.cells.items()):
-            if rr != r:
-                continue
-            key = header_key(v)
-            for role, keys in wanted.items():
-                if key in keys and role not in cols:
-                    cols[role] = c
-                    break
-        return r, cols
+        return r, header_columns(grid, r, wanted)
 
     def end_row(self, grid: Grid, after: int, fields: dict[str, FieldValue]) -> int:
         """The row of 自评总分 (the table ends above it), else past the sheet's last row."""

@@ -94,6 +94,20 @@ class Grid:
         return out
 
 
+def header_columns(grid: Grid, row: int, wanted: Mapping[str, set[str]]) -> dict[str, int]:
+    """The column of each role whose header text (header_key) stands in `row`; the first one wins."""
+    cols: dict[str, int] = {}
+    for (r, c), v in sorted(grid.cells.items()):
+        if r != row:
+            continue
+        key = header_key(v)
+        for role, keys in wanted.items():
+            if key in keys and role not in cols:
+                cols[role] = c
+                break
+    return cols
+
+
 def _field_keys(spec: Mapping[str, Field]) -> dict[str, str]:
     """Normalised label or alias -> field key, over the form's fields."""
     out: dict[str, str] = {}
@@ -279,16 +293,7 @@ class Reader:
         wanted = {role: {label_key(a) for a in aliases} for role, aliases in SCORE_COLUMNS.items()}
         for (r, _), v in sorted(grid.cells.items()):
             if header_key(v) in wanted["code"]:
-                cols: dict[str, int] = {}
-                for (rr, cc), hv in sorted(grid.cells.items()):
-                    if rr != r:
-                        continue
-                    key = header_key(hv)
-                    for role, keys in wanted.items():
-                        if key in keys and role not in cols:
-                            cols[role] = cc
-                            break
-                return r, cols
+                return r, header_columns(grid, r, wanted)
         return None
 
     def read_scores(self) -> None:

@@ -9,7 +9,7 @@ import datetime as dt
 from collections.abc import Iterator
 
 from perfxl.findings import Finding
-from perfxl.model import FieldValue, ProjectResult, ProjectSheet, Submission
+from perfxl.model import FieldValue, ProjectResult, ProjectSheet, Submission, project_key
 from perfxl.read import values
 from perfxl.review.checks import Context, check_meta_code, check_year_and_dates
 from perfxl.review.project_checks import check_project
@@ -82,7 +82,7 @@ def _repeated(sheets: list[ProjectSheet]) -> Iterator[Finding]:
     first: dict[str, ProjectSheet] = {}
     for sheet in sheets:
         fv = sheet.fields.get("project_name")
-        name = " ".join(str(fv.value).split()) if fv is not None and fv.value not in (None, "") else ""
+        name = project_key(fv.value) if fv is not None else ""
         if not name:
             continue
         if name not in first:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from perfxl.findings import Finding
-from perfxl.model import FileResult
+from perfxl.model import FileResult, project_key
 
 
 def _modified(r: FileResult) -> dt.datetime:
@@ -59,7 +59,7 @@ def resolve_project_duplicates(results: list[FileResult]) -> None:
     holders: dict[tuple[str, str], list[FileResult]] = {}
     for r in results:
         for p in r.projects:
-            name = " ".join((p.project_name or "").split())
+            name = project_key(p.project_name)
             if name and r.unit_code:
                 holders.setdefault((r.unit_code, name), []).append(r)
     for (code, name), group in holders.items():
@@ -73,7 +73,7 @@ def resolve_project_duplicates(results: list[FileResult]) -> None:
             "duplicate-submission", f"单位 {code} 的项目“{name}”在 {len(group)} 个文件中报送；采用本文件，"
             f"其余文件中的该项目已忽略：{listed}", file=kept.file, unit_code=code))
         for o in others:
-            gone = {p.sheet for p in o.projects if " ".join((p.project_name or "").split()) == name}
+            gone = {p.sheet for p in o.projects if project_key(p.project_name) == name}
             o.projects = [p for p in o.projects if p.sheet not in gone]
             o.findings = [f for f in o.findings if f.sheet not in gone]
             o.findings.append(Finding(

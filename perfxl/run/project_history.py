@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from perfxl.model import FileResult
+from perfxl.model import FileResult, project_key
 from perfxl.write.results import json_value
 
 
@@ -28,10 +28,6 @@ def since_between(old: set[str], previous: dict, current: dict, fields: dict, un
         since["replies_resolved"] = [{"code": x.code, "sheet": x.sheet, "cell": x.cell, "reply": x.text}
                                      for x in unanswered]
     return since
-
-
-def project_key(name: object) -> str:
-    return " ".join(str(name or "").split())
 
 
 def _codes_by_project(r: FileResult) -> tuple[list[str], dict[str, list[str]]]:
