@@ -65,6 +65,7 @@ def run_job(candidates: list[Candidate], options: Options, input_dir: Path, out_
     (the folder is then left as after any failed run: the earlier outputs, no results.json).
     `adjust_rows`: each adjusted unit's row in the adjustment file (load_adjustments' `rows`)."""
     folder = OutputFolder.open(out_dir)
+    state: State | None = None
     try:
         folder.remove("results.json")  # its presence means a run finished (also to a program waiting)
         state = State(folder.root)
@@ -90,6 +91,8 @@ def run_job(candidates: list[Candidate], options: Options, input_dir: Path, out_
         exc.set_aside = list(folder.set_aside)  # type: ignore[attr-defined]  # the clerk must still learn of them
         raise
     finally:
+        if state is not None:
+            state.close()
         folder.release()
     batch.set_aside = list(folder.set_aside)
     # results.json is removed first and written again last: only what is gone at the end was removed
@@ -105,7 +108,7 @@ def write_all(batch: BatchResult, input_dir: Path, out: Path | OutputFolder, sta
     from perfxl.write.feedback import write_feedback
     from perfxl.write.html import write_html
     from perfxl.write.report import write_reports
-    from perfxl.write.results import to_json, write_results
+    from perfxl.write.results import spool_json, write_results
     from perfxl.write.summary import write_summary
     from perfxl.write.units import write_unit_outputs
 
@@ -123,12 +126,20 @@ def write_all(batch: BatchResult, input_dir: Path, out: Path | OutputFolder, sta
             write_html(batch, folder, markdown, state, jobs)
         else:  # each unit's report, page and feedback in one task (same files as the three passes)
             write_unit_outputs(batch, input_dir, folder, state, jobs, roster)  # adds internal-error findings
-        results = to_json(batch, state)  # before the state is saved: it remembers the entries
-        if state is not None:
-            state.save(writer)
+        results = spool_json(batch, state)  # before the state is saved: it remembers the entries
+        try:
+            if state is not None:
+                state.save(writer)
+        except BaseException:
+            results.close()
+            raise
     except BaseException:
         cancel(summary)  # nothing may be written after the run has failed
         raise
-    finish(summary, write_summary, batch, writer)
-    folder.prune()  # earlier outputs no longer made go before results.json says the run finished
-    write_results(batch, folder, text=results)
+    try:
+        finish(summary, write_summary, batch, writer)
+        folder.prune()  # earlier outputs no longer made go before results.json says the run finished
+    except BaseException:
+        results.close()
+        raise
+    write_results(batch, folder, spool=results)

@@ -12,16 +12,19 @@ Stored as JSON (never pickle: the output folder is not trusted code).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
 import json
 import os
+import tempfile
 from collections.abc import Callable
 from decimal import Decimal
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import BinaryIO
 
 from perfxl import __version__
 from perfxl.findings import Finding, Reply, Severity
@@ -174,20 +177,26 @@ class State:
         self.path = out_dir / STATE_FILE
         self.out_dir = out_dir
         self.fingerprint = ""  # the options' fingerprint, set by the run that uses this state
-        self._raw: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}
+        #: the last run's entries: kind -> key -> where its JSON text is in the state file
+        self._raw: dict[str, dict[str, tuple[int, int]]] = {kind: {} for kind in KINDS}
         self._lines: dict[tuple[str, str], int] = {}  # where each entry was, to name a bad one
         #: what the operator should know about the state (a damaged line, a reset history)
         self.notes: list[str] = []
+        self._old: BinaryIO | None = None  # the state file, open while its entries may be read
         self._load()
-        self._new: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}  # what this run keeps
+        #: what this run keeps: kind -> key -> (in the spool?, offset, length)
+        self._new: dict[str, dict[str, tuple[bool, int, int]]] = {kind: {} for kind in KINDS}
+        self._spool: BinaryIO | None = None  # the texts of new entries, until save copies them
         self._keys: dict[int, str] = {}
         self._index: dict[str, list[str]] | None = None  # keys_with_prefix
 
     def _load(self) -> None:
-        """Read line by line: a damaged line costs that line (a note names it); a file that is
-        not a state at all is kept aside as state.broken-N.jsonl, never overwritten."""
+        """Index the file line by line (kind, key and where the text is; the texts stay on disk
+        until used, so that a state of 10,000 units costs no memory to hold): a damaged line
+        costs that line (a note names it); a file that is not a state at all is kept aside as
+        state.broken-N.jsonl, never overwritten."""
         try:
-            data = self.path.read_bytes()
+            fh = self.path.open("rb")
         except FileNotFoundError:
             return
         except OSError as exc:
@@ -195,25 +204,52 @@ class State:
 
             self._set_aside(f"无法读取（{describe(exc)}）")
             return
-        lines = data.split(b"\n")
-        if lines[0].rstrip(b"\r").decode("utf-8-sig", "replace") != HEADER:  # Notepad adds a BOM
-            self._set_aside("不是 perfxl 能识别的格式")
-            return
-        for number, line in enumerate(lines[1:], start=2):
-            line = line.rstrip(b"\r")
-            if not line.strip():
-                continue  # a trailing newline, a blank line: nothing lost
-            try:
-                kind, key, text = line.decode("utf-8").split("\t", 2)
-                if kind == "o":
-                    continue  # outputs written by perfxl 0.1: the manifest (perfxl.write.folder) knows them now
-                if kind not in self._raw or not text or text[-1] not in '}"':  # a line cut short
-                    raise ValueError(kind)
-            except ValueError:  # UnicodeDecodeError is one
-                self._bad_line(number)
-                continue
-            self._raw[kind][key] = text
-            self._lines[kind, key] = number
+        try:
+            head = fh.readline()
+            if head.rstrip(b"\r\n").decode("utf-8-sig", "replace") != HEADER:  # Notepad adds a BOM
+                fh.close()
+                self._set_aside("不是 perfxl 能识别的格式")
+                return
+            offset = len(head)
+            for number, line in enumerate(fh, start=2):
+                start, offset = offset, offset + len(line)
+                line = line.rstrip(b"\r\n")
+                if not line.strip():
+                    continue  # a trailing newline, a blank line: nothing lost
+                try:
+                    kind, key, text = line.split(b"\t", 2)
+                    kind_s, key_s = kind.decode("utf-8"), key.decode("utf-8")
+                    if kind_s == "o":
+                        continue  # outputs written by perfxl 0.1: the manifest (perfxl.write.folder) knows them now
+                    if kind_s not in self._raw or not text or text[-1:] not in (b"}", b'"'):  # a line cut short
+                        raise ValueError(kind_s)
+                except ValueError:  # UnicodeDecodeError is one
+                    self._bad_line(number)
+                    continue
+                self._raw[kind_s][key_s] = (start + len(kind) + len(key) + 2, len(text))
+                self._lines[kind_s, key_s] = number
+        except OSError as exc:
+            fh.close()
+            from perfxl.write.errors import OutputFolderError, describe
+
+            raise OutputFolderError(str(self.path), f"记录文件无法读取（{describe(exc)}）") from exc
+        self._old = fh
+
+    def close(self) -> None:
+        """Let go of the state file and the spool (save does; a run that failed calls this)."""
+        for fh in (self._old, self._spool):
+            if fh is not None:
+                with contextlib.suppress(OSError):
+                    fh.close()
+        self._old = self._spool = None
+
+    def _text(self, kind: str, key: str) -> bytes | None:
+        """The last run's JSON text of an entry, as stored."""
+        where = self._raw[kind].get(key)
+        if where is None or self._old is None:
+            return None
+        self._old.seek(where[0])
+        return self._old.read(where[1])
 
     def _bad_line(self, number: int) -> None:
         self.notes.append(f"输出文件夹的记录文件 {STATE_FILE.as_posix()} 第 {number} 行已损坏，已跳过；"
@@ -233,7 +269,7 @@ class State:
                           "各单位的历次报送记录已重置，本次全部按首次报送处理")
 
     def _get(self, kind: str, key: str) -> object:
-        text = self._raw[kind].get(key)
+        text = self._text(kind, key)
         if text is None:
             return None
         try:
@@ -244,9 +280,26 @@ class State:
             return None
 
     def _keep(self, kind: str, key: str, value: object = None, *, raw: bool = False) -> None:
-        """Keep an entry for the next run: the old line when `raw`, else `value` encoded."""
-        self._new[kind][key] = self._raw[kind][key] if raw else json.dumps(
-            value, ensure_ascii=False, separators=(",", ":"), default=_tag)
+        """Keep an entry for the next run: the old line when `raw`, else `value` encoded. The new
+        texts go to a spool file at once: the parent holds none of them (flat memory)."""
+        if raw:
+            self._new[kind][key] = (False, *self._raw[kind][key])
+            return
+        data = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_tag).encode("utf-8")
+        if self._spool is None:
+            self._spool = tempfile.TemporaryFile()  # noqa: SIM115  # removed on close, on every system
+        spool = self._spool
+        spool.seek(0, os.SEEK_END)
+        self._new[kind][key] = (True, spool.tell(), len(data))
+        spool.write(data)
+
+    def _kept_text(self, kind: str, key: str) -> bytes:
+        """The text an entry kept for the next run has (read back from the spool or the old file)."""
+        spooled, offset, length = self._new[kind][key]
+        fh = self._spool if spooled else self._old
+        assert fh is not None
+        fh.seek(offset)
+        return fh.read(length)
 
     # -- derived outputs: skip re-rendering what would come out the same ---------------------
 
@@ -343,9 +396,16 @@ class State:
         return [k for k in self._index.get(prefix, []) if k.startswith(prefix)]
 
     def save(self, writer=None) -> None:
-        """Write the state (through the output folder's `writer` when given)."""
-        lines = [HEADER]
-        for kind in KINDS:
-            lines.extend(f"{kind}\t{key}\t{text}" for key, text in sorted(self._new[kind].items()))
+        """Write the state (through the output folder's `writer` when given), entry by entry from
+        the old file and the spool; both are let go of afterwards."""
         writer = writer or Writer(self.out_dir, managed=False)  # a plain folder (library callers, tests)
-        writer.write_text(STATE_FILE.as_posix(), "\n".join(lines), journal=False)
+        try:
+            with writer.path(STATE_FILE.as_posix(), journal=False) as tmp, tmp.open("wb") as out:
+                out.write(HEADER.encode("utf-8"))
+                for kind in KINDS:
+                    prefix = kind.encode("utf-8") + b"\t"
+                    for key in sorted(self._new[kind]):
+                        out.write(b"\n" + prefix + key.encode("utf-8") + b"\t" + self._kept_text(kind, key))
+                self.close()  # before the new file takes the old one's place (Windows cannot replace an open file)
+        finally:
+            self.close()

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
+from typing import BinaryIO
 
 from perfxl.findings import Finding
 from perfxl.model import BatchResult, FileResult, Form, IndicatorResult, ProjectIndicatorResult, ProjectResult
@@ -194,25 +197,55 @@ def to_json(batch: BatchResult, memo=None) -> str:
     The text is exactly `json.dumps(to_dict(batch), indent=2)`, assembled entry by entry so that
     with a `memo` (the output folder's state) an unchanged file's entry is not encoded again:
     Python's indenting encoder is pure Python and the slowest part of a re-run."""
+    return "".join(json_parts(batch, memo))
+
+
+def json_parts(batch: BatchResult, memo=None) -> Iterator[str]:
+    """to_json's text in pieces (a file's entry each), so that a run of 10,000 files can write it
+    without ever holding all of it."""
     if not batch.files:
-        return _dumps(to_dict(batch)) + "\n"
-    entries = []
-    for r in batch.files:
+        yield _dumps(to_dict(batch)) + "\n"
+        return
+    head = _dumps({"rubric": batch.rubric.id, "year": batch.year, "deadline": batch.deadline.isoformat()})[:-2]
+    yield f"{head},\n  \"files\": [\n    "
+    for n, r in enumerate(batch.files):
         def render(r: FileResult = r) -> str:
             return _dumps(file_entry(batch.form_of(r), r))
 
         text = memo.fragment(memo.output_key(r, batch, "json"), render) if memo and r.sha256 else render()
-        entries.append(text.replace("\n", "\n    "))
-    head = _dumps({"rubric": batch.rubric.id, "year": batch.year, "deadline": batch.deadline.isoformat()})[:-2]
+        yield (",\n    " if n else "") + text.replace("\n", "\n    ")
     tail = _dumps({"not_submitted": [_not_submitted(u) for u in batch.not_submitted],
                    "findings": [_finding(f, batch_level=True) for f in batch.findings]})[2:]
-    return f"{head},\n  \"files\": [\n    " + ",\n    ".join(entries) + "\n  ],\n" + tail + "\n"
+    yield "\n  ],\n" + tail + "\n"
 
 
-def write_results(batch: BatchResult, out: Path | OutputFolder, memo=None, text: str | None = None) -> Path:
-    """Write results.json atomically and return its path. `text`: to_json's result, when the
-    caller needed it earlier (the state must remember the entries before it is saved)."""
+def spool_json(batch: BatchResult, memo=None) -> BinaryIO:
+    """results.json's bytes on a temporary file (removed when closed), read back by write_results:
+    the text is made before the state is saved (which remembers its entries), written last."""
+    spool = tempfile.TemporaryFile()  # noqa: SIM115  # the caller closes it (write_results)
+    try:
+        for part in json_parts(batch, memo):
+            spool.write(part.encode("utf-8"))
+    except BaseException:
+        spool.close()
+        raise
+    return spool
+
+
+def write_results(batch: BatchResult, out: Path | OutputFolder, memo=None, text: str | None = None,
+                  spool: BinaryIO | None = None) -> Path:
+    """Write results.json atomically and return its path. `text` (to_json's) or `spool`
+    (spool_json's, closed here), when the caller made it earlier."""
     folder = OutputFolder.of(out)
-    folder.writer().write_text(folder.target("results.json"), to_json(batch, memo) if text is None else text)
+    rel = folder.target("results.json")
+    if spool is None:
+        folder.writer().write_text(rel, to_json(batch, memo) if text is None else text)
+    else:
+        try:
+            with folder.writer().path(rel) as tmp, tmp.open("wb") as fh:
+                spool.seek(0)
+                shutil.copyfileobj(spool, fh)
+        finally:
+            spool.close()
     folder.collect()
     return folder.path("results.json")

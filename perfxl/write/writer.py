@@ -24,12 +24,21 @@ _JOURNAL: list = [None, -1]  # this process's journal path and descriptor, kept 
 
 
 def _same_content(new: Path, old: Path, content: bytes | None = None) -> bool:
-    """Whether `old` holds what `new` holds (`content`, when the caller knows it)."""
+    """Whether `old` holds what `new` holds (`content`, when the caller knows it); compared a
+    block at a time, so that a large file is never held twice."""
     try:
         size = len(content) if content is not None else new.stat().st_size
         if size != old.stat().st_size:
             return False
-        return (new.read_bytes() if content is None else content) == old.read_bytes()
+        if content is not None:
+            return content == old.read_bytes()
+        with new.open("rb") as a, old.open("rb") as b:
+            while True:
+                block = a.read(1 << 20)
+                if block != b.read(1 << 20):
+                    return False
+                if not block:
+                    return True
     except OSError:
         return False
 
