@@ -16,6 +16,7 @@ from perfxl.read.submission import read_with_forms
 from perfxl.read.workbook import enough_fields
 from perfxl.review.checks import Context, run_checks, template_findings
 from perfxl.review.scoring import score
+from perfxl.run.compact import Compactor
 from perfxl.run.duplicates import resolve_duplicates
 from perfxl.run.state import State, cache_key, options_fingerprint
 from perfxl.run.worker import internal_error
@@ -212,6 +213,7 @@ def run_candidates(candidates: list[Candidate], options: Options, progress: Call
     batch = BatchResult(options.rubric, options.year, options.deadline, others=options.others,
                         deadline_given=options.deadline_given)
     todo: list[Candidate] = []
+    compact = Compactor()  # every result is held until the outputs are written: shared parts once
     fingerprint = options_fingerprint(options) if state is not None else ""
     if state is not None:
         state.fingerprint = fingerprint
@@ -222,7 +224,7 @@ def run_candidates(candidates: list[Candidate], options: Options, progress: Call
             if digest is not None:
                 cached = state.lookup(cache_key(digest, cand.key, fingerprint))
         if cand.ignore or cached is not None:
-            batch.files.append(_named(cached or ignored(cand), cand))
+            batch.files.append(_named(compact(cached or ignored(cand)), cand))
             if progress:
                 progress(cand.rel)
         else:
@@ -232,7 +234,7 @@ def run_candidates(candidates: list[Candidate], options: Options, progress: Call
             for index, result in pool.run(todo, progress):
                 if state is not None and result.sha256:  # keyed by the name's bytes, not as shown
                     state.store(cache_key(result.sha256, todo[index].key, fingerprint), result)
-                batch.files.append(_named(result, todo[index]))
+                batch.files.append(_named(compact(result), todo[index]))
     resolve_duplicates(batch.files)
     batch.files.sort(key=summary_order)
     return batch
