@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 import pytest
 from hostile import SHEET_HEAD, SHEET_TAIL, _sheet_zip
 
@@ -47,5 +50,8 @@ def test_inflated_worksheets_are_kept_for_the_reader():
     keep: dict[str, bytes] = {}
     data = _sheet(b'<row r="1"><c r="A1"><f>1+1</f><v>2</v></c></row>')
     sniff(data, keep=keep)
-    assert list(keep) == ["xl/worksheets/sheet1.xml"]
+    # the worksheets, and the parts read_package parses (whole), so the reader opens no zip again
+    assert sorted(keep) == ["xl/_rels/workbook.xml.rels", "xl/workbook.xml", "xl/worksheets/sheet1.xml"]
     assert b"<f>1+1</f>" in keep["xl/worksheets/sheet1.xml"]
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        assert keep["xl/workbook.xml"] == zf.read("xl/workbook.xml")

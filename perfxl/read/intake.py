@@ -16,6 +16,7 @@ from pathlib import Path
 
 from perfxl.model import Limits
 from perfxl.ooxml.refs import col_index, col_letters
+from perfxl.read.package import PACKAGE_PARTS
 
 DEFAULT_LIMITS = Limits()  # frozen, so one shared value is safe
 
@@ -228,7 +229,7 @@ def _sniff_zip(data: bytes, limits: Limits, keep: dict[str, bytes] | None) -> st
             return "ods"
         raise Unreadable("file-unreadable", f"这是 OpenDocument 文档而不是电子表格，{RESAVE}")
     if "xl/workbook.xml" in names:
-        _check_prologs(zf, infos)
+        _check_prologs(zf, infos, keep)
         _check_extent(zf, limits, keep)
         return "xlsm" if "xl/vbaProject.bin" in names else "xlsx"
     if "xl/workbook.bin" in names:
@@ -263,14 +264,24 @@ def _refuse_dtd(name: str, head: bytes) -> None:
                          "可能是恶意构造的文件，已拒绝读取；请用 Excel/WPS 打开后另存为 .xlsx 再报送")
 
 
-def _check_prologs(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> None:
+def _check_prologs(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], keep: dict[str, bytes] | None = None) -> None:
     """No DTD in any XML part: entity declarations are how billion-laughs and XXE start,
-    and a spreadsheet never needs one. (Worksheets are checked while their extent is.)"""
+    and a spreadsheet never needs one. (Worksheets are checked while their extent is.)
+    The parts read_package parses are kept whole in `keep`, so the reader need not open the
+    package again; one that does not inflate whole is left for the reader, which fails on it
+    as it always has."""
     for info in infos:
         if info.filename.endswith((".xml", ".rels", ".vml")) and not _is_sheet(info.filename):
             with zf.open(info) as fh:
-                _refuse_dtd(info.filename, fh.read(2048))
-
+                head = fh.read(2048)
+                _refuse_dtd(info.filename, head)
+                if keep is not None and info.filename in PACKAGE_PARTS and zf.getinfo(info.filename) is info:
+                    try:
+                        keep[info.filename] = head + fh.read()  # at most its declared size, CRC checked
+                    except MemoryError:
+                        raise
+                    except Exception:  # the reader reads the part again and says why
+                        keep.pop(info.filename, None)
 
 
 

@@ -124,10 +124,17 @@ class _Book:
     grids: dict[str, Grid]
     order: list[str]
     package: Package | None = None
-    zf: zipfile.ZipFile | None = None
     format: str = "xlsx"
-    parts: dict[str, bytes] = field(default_factory=dict)  # worksheet parts inflated by intake
+    parts: dict[str, bytes] = field(default_factory=dict)  # parts inflated by intake
     hidden: frozenset[str] = frozenset()  # sheets hidden or very hidden (a project sheet must be visible)
+    data: bytes = b""  # the file, for a part intake did not keep
+    _zip: zipfile.ZipFile | None = None
+
+    def zip(self) -> zipfile.ZipFile:
+        """The OOXML package, opened on first use (intake keeps the parts usually needed)."""
+        if self._zip is None:
+            self._zip = zipfile.ZipFile(io.BytesIO(self.data))
+        return self._zip
 
 
 def open_book(data: bytes, fmt: str, max_rows: int | None = None, parts: dict[str, bytes] | None = None) -> _Book:
@@ -137,10 +144,9 @@ def open_book(data: bytes, fmt: str, max_rows: int | None = None, parts: dict[st
     for name in wb.sheet_names:
         grids[name] = Grid.from_calamine(wb.get_sheet_by_name(name), max_rows)
     hidden = frozenset(m.name for m in wb.sheets_metadata if m.visible != python_calamine.SheetVisibleEnum.Visible)
-    book = _Book(grids, list(wb.sheet_names), format=fmt, parts=parts or {}, hidden=hidden)
+    book = _Book(grids, list(wb.sheet_names), format=fmt, parts=parts or {}, hidden=hidden, data=data)
     if fmt in ("xlsx", "xlsm"):
-        book.zf = zipfile.ZipFile(io.BytesIO(data))
-        book.package = read_package(book.zf)
+        book.package = read_package(book.zip, book.parts)
     elif fmt == "ods":
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             for name, ranges in merged_ranges(zf).items():
@@ -166,8 +172,8 @@ class Reader:
 
     def formulas(self, sheet: str) -> dict[str, bool]:
         if sheet not in self._formulas:
-            pkg, zf = self.book.package, self.book.zf
-            self._formulas[sheet] = pkg.formula_cells(zf, sheet, self.book.parts) if pkg and zf else {}
+            pkg = self.book.package
+            self._formulas[sheet] = pkg.formula_cells(self.book.zip, sheet, self.book.parts) if pkg else {}
         return self._formulas[sheet]
 
     def cell_value(self, sheet: str, ref: str, rc: tuple[int, int], what: str) -> tuple[object, bool]:
