@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -29,14 +30,19 @@ def col_index(letters: str) -> int:
     return col - 1
 
 
+@lru_cache(maxsize=1 << 16, typed=True)  # the same cells of the same template in every file
 def a1(row: int, col: int) -> str:
     """0-based (row, col) -> A1."""
     return f"{col_letters(col)}{row + 1}"
 
 
+_A1 = re.compile(r"^([A-Z]{1,3})(\d+)$")
+
+
+@lru_cache(maxsize=1 << 16)
 def parse_a1(ref: str) -> tuple[int, int]:
     """A1 -> 0-based (row, col)."""
-    m = re.match(r"^([A-Z]{1,3})(\d+)$", ref)
+    m = _A1.match(ref)
     if not m:
         raise ValueError(ref)
     return int(m[2]) - 1, col_index(m[1])

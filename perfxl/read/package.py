@@ -11,6 +11,7 @@ import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from xml.etree import ElementTree as _CElementTree
 
 from defusedxml import ElementTree
@@ -50,6 +51,9 @@ class Package:
 
 
 _FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
+#: _FORMULA without a prefix: the same matches in a part without ":f" (a prefixed <x:f> needs one),
+#: found three times as fast (the literal "<f" is searched for instead of trying every tag)
+_FORMULA_PLAIN = re.compile(rb"<f[\s>/]")
 _CELL_OPEN = re.compile(rb"<(?:\w+:)?c\s[^>]*?\br=\"([A-Z]{1,3}[0-9]+)\"")
 _CELL_CLOSE = re.compile(rb"</(?:\w+:)?c>|<(?:\w+:)?c\s")
 _CACHED = re.compile(rb"<(?:\w+:)?v>[^<]|<(?:\w+:)?is>")
@@ -62,10 +66,9 @@ def scan_formulas(xml: bytes) -> dict[str, bool]:
     only the few formula cells are looked at, instead of every cell of the sheet (the parts
     were checked for DTDs, sizes and extents before, in intake)."""
     out: dict[str, bool] = {}
-    for m in _FORMULA.finditer(xml):
-        window = xml[max(0, m.start() - 512): m.start()]
-        opened = None
-        for opened in _CELL_OPEN.finditer(window):  # noqa: B007 - the last one is the cell
+    for m in (_FORMULA if b":f" in xml else _FORMULA_PLAIN).finditer(xml):
+        opened = None  # in the 512 bytes before (pos/endpos: as that slice, without copying it)
+        for opened in _CELL_OPEN.finditer(xml, max(0, m.start() - 512), m.start()):  # noqa: B007 - the last one is the cell
             pass
         if opened is None:
             continue
@@ -77,12 +80,16 @@ def scan_formulas(xml: bytes) -> dict[str, bool]:
 
 def _parse_ref(text: str, sheets: set[str]) -> tuple[str, str] | None:
     """`'基础数据表'!$B$5` -> ("基础数据表", "B5"); None for ranges, #REF! or unknown sheets."""
+    ref = _split_ref(text)
+    return ref if ref is not None and ref[0] in sheets else None
+
+
+@lru_cache(maxsize=4096)  # every file of a round has the template's names
+def _split_ref(text: str) -> tuple[str, str] | None:
     m = _REF.match(text.strip().lstrip("="))
     if not m:
         return None
     sheet = m["q"].replace("''", "'") if m["q"] is not None else m["u"]
-    if sheet not in sheets:
-        return None
     return sheet, f"{m['col']}{m['row']}"
 
 

@@ -11,6 +11,7 @@ import io
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import python_calamine
 
@@ -49,6 +50,12 @@ TOTAL_LABELS = ("自评总分", "总分", "自评总得分", "合计得分")
 GRADE_LABELS = ("自评等级", "等级", "评价等级")
 
 
+@lru_cache(maxsize=1)
+def _score_columns() -> dict[str, set[str]]:
+    """SCORE_COLUMNS as label keys (the same for every file; callers only read it)."""
+    return {role: {label_key(a) for a in aliases} for role, aliases in SCORE_COLUMNS.items()}
+
+
 def header_key(text: object) -> str:
     """A column header without any trailing parenthesised remark."""
     key = label_key(text)
@@ -64,18 +71,25 @@ class Grid:
     name: str
     cells: dict[tuple[int, int], object] = field(default_factory=dict)
     merged: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
+    #: what `ordered` and `labels` computed (the cells do not change once read)
+    _ordered: list[tuple[tuple[int, int], object]] | None = field(default=None, init=False, repr=False, compare=False)
+    _labels: dict[str, list[tuple[int, int]]] | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def from_calamine(cls, sheet: python_calamine.CalamineSheet, max_rows: int | None = None) -> Grid:
         grid = cls(sheet.name)
         r0, c0 = sheet.start or (0, 0)
-        for i, row in enumerate(sheet.to_python(nrows=max_rows)):
-            for j, v in enumerate(row):
-                if v is not None and v != "":
-                    grid.cells[(r0 + i, c0 + j)] = v
+        grid.cells = {(r0 + i, c0 + j): v for i, row in enumerate(sheet.to_python(nrows=max_rows))
+                      for j, v in enumerate(row) if v is not None and v != ""}
         for (ra, ca), (rb, cb) in sheet.merged_cell_ranges or ():
             grid.merged[(ra, ca)] = (rb, cb)
         return grid
+
+    def ordered(self) -> list[tuple[tuple[int, int], object]]:
+        """The cells in (row, column) order, sorted once."""
+        if self._ordered is None:
+            self._ordered = sorted(self.cells.items())
+        return self._ordered
 
     def get(self, rc: tuple[int, int]) -> object:
         return self.cells.get(rc)
@@ -86,18 +100,21 @@ class Grid:
         return rc[0], end[1] + 1
 
     def labels(self) -> dict[str, list[tuple[int, int]]]:
-        out: dict[str, list[tuple[int, int]]] = {}
-        for rc, v in sorted(self.cells.items()):
-            key = label_key(v)
-            if key:
-                out.setdefault(key, []).append(rc)
-        return out
+        """Label key -> the cells holding it, in order (computed once; callers only read it)."""
+        if self._labels is None:
+            out: dict[str, list[tuple[int, int]]] = {}
+            for rc, v in self.ordered():
+                key = label_key(v)
+                if key:
+                    out.setdefault(key, []).append(rc)
+            self._labels = out
+        return self._labels
 
 
 def header_columns(grid: Grid, row: int, wanted: Mapping[str, set[str]]) -> dict[str, int]:
     """The column of each role whose header text (header_key) stands in `row`; the first one wins."""
     cols: dict[str, int] = {}
-    for (r, c), v in sorted(grid.cells.items()):
+    for (r, c), v in grid.ordered():
         if r != row:
             continue
         key = header_key(v)
@@ -106,6 +123,18 @@ def header_columns(grid: Grid, row: int, wanted: Mapping[str, set[str]]) -> dict
                 cols[role] = c
                 break
     return cols
+
+
+@lru_cache(maxsize=1024)
+def label_keys(label: str, aliases: tuple[str, ...]) -> tuple[str, ...]:
+    """The label keys a field is found by (its label's, then its aliases'), each once."""
+    return tuple(dict.fromkeys(label_key(t) for t in (label, *aliases)))
+
+
+@lru_cache(maxsize=64)
+def text_keys(texts: tuple[str, ...]) -> frozenset[str]:
+    """The label keys of some texts (TOTAL_LABELS …)."""
+    return frozenset(label_key(t) for t in texts)
 
 
 def _field_keys(spec: Mapping[str, Field]) -> dict[str, str]:
@@ -201,9 +230,9 @@ class Reader:
 
     def locate_sheets(self) -> None:
         grids = self.book.grids
-        keys = _field_keys(self.rubric.fields)
         basic = BASIC_SHEET if BASIC_SHEET in grids else None
         if basic is None:
+            keys = _field_keys(self.rubric.fields)
             counts = {n: sum(1 for k in g.labels() if k in keys) for n, g in grids.items()
                       if n != META_SHEET}
             best = max(counts, key=lambda n: counts[n], default=None)
@@ -245,8 +274,8 @@ class Reader:
         if grid is None:
             return None, False
         hits: list[tuple[int, int]] = []
-        for text in (f.label, *f.aliases):
-            for rc in labels.get(label_key(text), ()):
+        for key in label_keys(f.label, f.aliases):
+            for rc in labels.get(key, ()):
                 if rc not in hits:
                     hits.append(rc)
         if len(hits) > 1:
@@ -296,8 +325,8 @@ class Reader:
     @staticmethod
     def header_row(grid: Grid) -> tuple[int, dict[str, int]] | None:
         """(row, column by role) of the row holding a 指标编码 header."""
-        wanted = {role: {label_key(a) for a in aliases} for role, aliases in SCORE_COLUMNS.items()}
-        for (r, _), v in sorted(grid.cells.items()):
+        wanted = _score_columns()
+        for (r, _), v in grid.ordered():
             if header_key(v) in wanted["code"]:
                 return r, header_columns(grid, r, wanted)
         return None
@@ -314,7 +343,7 @@ class Reader:
                 if role not in cols:  # one finding for the column, not one per indicator
                     self.finding("missing-value", f"{grid.name} 第 {header[0] + 1} 行的表头中未找到“{title}”列，"
                                  "请按模板恢复该列的标题", grid.name, a1(header[0], 0))
-            for (r, c), v in sorted(grid.cells.items()):
+            for (r, c), v in grid.ordered():
                 if r > header[0] and c == cols.get("code"):
                     code = values.fold(str(v)).upper()
                     if code in codes and code not in by_code:
@@ -352,8 +381,8 @@ class Reader:
             return self.read_cell(named[0], named[1], name, what)
         if grid is None:
             return FieldValue(name)
-        keys = {label_key(t) for t in labels}
-        for rc, v in sorted(grid.cells.items()):
+        keys = text_keys(labels)
+        for rc, v in grid.ordered():
             if label_key(v) in keys:
                 return self.read_cell(grid.name, grid.right_of(rc), name, what)
         return FieldValue(name)
