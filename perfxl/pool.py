@@ -354,6 +354,47 @@ def in_background(fn: Callable, *args: object) -> mp.process.BaseProcess:
     return proc
 
 
+class Cancelled(Exception):
+    """Raised inside a background thread's job when its run has failed (InThread.cancel)."""
+
+
+class InThread:
+    """`fn(*args, cancelled=<callable>)` in a thread of this process, for an output written while
+    the workers render the others: the batch is not pickled to another process (at 10,000 units a
+    second copy of every result, and on a re-run the critical path), and the thread mostly runs
+    while this process waits for its workers. `fn` checks `cancelled()` between its parts and
+    raises Cancelled (so that nothing is written after a run failed); its error is raised again
+    by `finish`, here."""
+
+    def __init__(self, fn: Callable, *args: object) -> None:
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True, name="perfxl-background")
+        self._thread.start()
+
+    def _run(self, fn: Callable, args: tuple) -> None:
+        try:
+            fn(*args, cancelled=self._stop.is_set)
+        except BaseException as exc:  # handed to finish(), in the thread that waits for it
+            self._error = exc
+
+    def finish(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def cancel(self) -> None:
+        """The run failed: the job stops at its next check and writes nothing."""
+        self._stop.set()
+        self._thread.join()
+
+
+def check_cancelled(cancelled: Callable[[], bool] | None) -> None:
+    """In a background job: stop here when the run it belongs to has failed."""
+    if cancelled is not None and cancelled():
+        raise Cancelled
+
+
 def cancel(proc: mp.process.BaseProcess) -> None:
     """Stop a background job whose run failed, so that it writes nothing after the run ended."""
     if proc.is_alive():

@@ -308,3 +308,40 @@ def test_every_child_dies_with_its_parent_after_kill_9(tmp_path):
     while _living(pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _living(pids) == []
+
+
+# -- InThread: the summary written by a thread of the parent ---------------------------------
+
+
+def _write_unless(path: str, *, cancelled) -> None:
+    from perfxl.pool import check_cancelled
+
+    check_cancelled(cancelled)
+    _write_or_fail(path)
+
+
+def test_in_thread_raises_its_error_at_finish_and_writes_when_it_can(tmp_path):
+    from perfxl.pool import InThread
+
+    failing = InThread(_write_unless, str(tmp_path / "no" / "such" / "file.txt"))
+    with pytest.raises(FileNotFoundError):
+        failing.finish()
+    ok = tmp_path / "ok.txt"
+    InThread(_write_unless, str(ok)).finish()
+    assert ok.read_text(encoding="utf-8") == "ok"
+
+
+def test_a_cancelled_summary_writes_nothing(tmp_path):
+    import datetime as dt
+
+    from conftest import RUBRIC
+
+    from perfxl.model import BatchResult, FileResult
+    from perfxl.pool import Cancelled
+    from perfxl.write.summary import write_summary
+
+    batch = BatchResult(RUBRIC, 2020, dt.date(2021, 6, 20), [FileResult("a.xlsx", unit_code="A1", unit_name="甲")])
+    with pytest.raises(Cancelled):
+        write_summary(batch, tmp_path, cancelled=lambda: True)
+    assert list(tmp_path.iterdir()) == []  # neither summary.xlsx nor a temporary file
+    assert write_summary(batch, tmp_path, cancelled=lambda: False).is_file()

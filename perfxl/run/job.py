@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
 from perfxl.model import BatchResult, Options
+from perfxl.pool import InThread
 from perfxl.read.intake import Candidate
 from perfxl.run.pipeline import run_candidates, summary_order
 from perfxl.run.state import State
-from perfxl.run.worker import cancel, default_jobs, finish, in_background
+from perfxl.run.worker import default_jobs
 from perfxl.write.errors import OutputFolderError
 from perfxl.write.folder import OutputFolder
 
@@ -115,7 +117,9 @@ def write_all(batch: BatchResult, input_dir: Path, out: Path | OutputFolder, sta
     folder = OutputFolder.of(out)
     writer = folder.writer()
     folder.target("summary.xlsx")
-    summary = in_background(write_summary, batch, writer)  # the other core writes it meanwhile
+    # written by a thread meanwhile (this process mostly waits for the unit outputs' workers), from
+    # the batch as it is now: the unit outputs add batch-level findings only afterwards
+    summary = InThread(write_summary, dataclasses.replace(batch, findings=list(batch.findings)), writer)
     try:
         if docx:  # the Word files come from the Markdown reports on disk, before feedback and pages
             from perfxl.write.docx import write_docx
@@ -134,10 +138,10 @@ def write_all(batch: BatchResult, input_dir: Path, out: Path | OutputFolder, sta
             results.close()
             raise
     except BaseException:
-        cancel(summary)  # nothing may be written after the run has failed
+        summary.cancel()  # nothing may be written after the run has failed
         raise
     try:
-        finish(summary, write_summary, batch, writer)
+        summary.finish()
         folder.prune()  # earlier outputs no longer made go before results.json says the run finished
     except BaseException:
         results.close()

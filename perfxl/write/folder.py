@@ -30,7 +30,7 @@ from pathlib import Path
 
 from perfxl.write.errors import OutputFolderError, environment
 from perfxl.write.lock import FolderLock
-from perfxl.write.writer import META, Writer, file_sha256
+from perfxl.write.writer import JOURNAL_LOCK, META, Writer, file_sha256
 
 KEEP = "保留"
 MANIFEST = "manifest"
@@ -316,7 +316,7 @@ class OutputFolder:
         later failure cannot orphan what was written so far."""
         if not self.managed:
             return
-        with environment(self.root / META / "journal"):
+        with environment(self.root / META / "journal"), JOURNAL_LOCK:
             self._fold_journals()
 
     def prune(self, keep: Callable[[str], bool] | None = None) -> None:

@@ -9,6 +9,7 @@ perfxl.write.summary_sheet). A batch with project files (spec §13) also gets �
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import xlsxwriter
 
 from perfxl.findings import CATALOGUE, Finding
 from perfxl.model import STATUS_LABELS, STATUS_ORDER, BatchResult, FileResult
+from perfxl.pool import check_cancelled
 from perfxl.write.folder import Writer
 from perfxl.write.kind import form_of, is_project_form
 from perfxl.write.printing import set_print
@@ -250,9 +252,10 @@ def _chart_page(sh: Sheet, chart, below: int, cols: int) -> None:
     sh.last = (below + 3 + -(-height // 20), max(sh.last[1], cols - 1))  # 20 px a default row
 
 
-def write_summary(batch: BatchResult, out: Path | Writer) -> Path:
+def write_summary(batch: BatchResult, out: Path | Writer, cancelled: Callable[[], bool] | None = None) -> Path:
     """Write summary.xlsx into `out` (a folder, or the output folder's Writer) atomically and
-    return its path."""
+    return its path. `cancelled`: checked between the sheets when written in the background
+    (perfxl.pool.InThread); once true, nothing is written."""
     writer = out if isinstance(out, Writer) else Writer(Path(out), managed=False)
     dest = writer.root / "summary.xlsx"
     with writer.path("summary.xlsx") as tmp:
@@ -266,9 +269,11 @@ def write_summary(batch: BatchResult, out: Path | Writer) -> Path:
         names = (*SHEETS[:2], *extra, *(PROJECT_SHEETS if batch.project_files else ()), *SHEETS[2:])
         sheets = {name: Sheet(wb, name, fmt) for name in names}
         _write_summary_sheet(sheets["汇总"], batch)
+        check_cancelled(cancelled)
         _write_scores_sheet(sheets["指标得分"], batch)
         for form in others:
             _write_scores_sheet(sheets[_scores_sheet_name(form)], batch, form)
+        check_cancelled(cancelled)
         if batch.project_files:
             write_project_sheets(*(sheets[name] for name in PROJECT_SHEETS), batch)
         _write_findings_sheet(sheets["问题清单"], batch)
@@ -276,5 +281,6 @@ def write_summary(batch: BatchResult, out: Path | Writer) -> Path:
         _write_stats_sheet(sheets["统计"], wb, batch)
         for name, sh in sheets.items():
             set_print(sh.ws, sh.last, landscape=name in (*LANDSCAPE, *PROJECT_SHEETS, *extra), titles=None if name == "统计" else (0, 0))
+        check_cancelled(cancelled)
         wb.close()
     return dest

@@ -19,7 +19,10 @@ META = ".perfxl"  # perfxl's own folder inside an output folder
 
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
-_JOURNAL_LOCK = threading.Lock()  # threads of one process (the Word conversions) share its journal
+#: threads of one process (the Word conversions, the summary writer) share its journal; folding
+#: the journals (OutputFolder.collect) holds it too, so that no line is appended between the fold's
+#: read of a journal and its removal (the line would be lost, and its file then counted as someone's)
+JOURNAL_LOCK = threading.Lock()
 _JOURNAL: list = [None, -1]  # this process's journal path and descriptor, kept open between lines (POSIX)
 
 
@@ -104,7 +107,7 @@ class Writer:
     def _append(self, line: list) -> None:
         data = (json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8")
         path = self.root / META / "journal" / f"{os.getpid()}.jsonl"
-        with _JOURNAL_LOCK:
+        with JOURNAL_LOCK:
             if os.name == "nt":  # an open file cannot be removed there: the parent folds journals
                 path.parent.mkdir(parents=True, exist_ok=True)
                 with open(path, "ab") as fh:
