@@ -12,12 +12,23 @@ row holding its header texts), its columns are found by header text, its rows ar
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from perfxl.model import META_SHEET, FieldValue, ProjectRow, ProjectSheet, Submission
 from perfxl.ooxml.refs import a1
 from perfxl.read import values
 from perfxl.read.replies import read_replies
 from perfxl.read.values import label_key
-from perfxl.read.workbook import GRADE_LABELS, TOTAL_LABELS, Grid, Reader, _Book, header_columns, header_key
+from perfxl.read.workbook import (
+    GRADE_LABELS,
+    TOTAL_LABELS,
+    Grid,
+    Reader,
+    _Book,
+    header_columns,
+    header_key,
+    text_keys,
+)
 from perfxl.spec.fields import Field
 from perfxl.spec.project import SCORE_TYPE, Place, ProjectForm
 
@@ -26,6 +37,12 @@ NEEDED_COLUMNS = ("name", "target", "actual", "weight", "self_score")
 TEXT_COLUMNS = ("level1", "level2", "name", "direction", "unit", "reason")
 #: how far above a funds row its column headers may be
 HEADER_REACH = 4
+
+
+@lru_cache(maxsize=16)
+def _column_keys(columns: tuple[tuple[str, tuple[str, ...]], ...]) -> dict[str, set[str]]:
+    """A form's indicator-table columns: key -> header keys (the same for every sheet; only read)."""
+    return {key: {header_key(t) for t in texts} for key, texts in columns}
 
 
 class ProjectReader(Reader):
@@ -79,14 +96,14 @@ class ProjectReader(Reader):
             return None
         r, c0 = starts[0]
         if place.column:
-            wanted = {label_key(t) for t in place.column}
+            wanted = text_keys(place.column)
             for above in range(r - 1, max(r - 1 - HEADER_REACH, -1), -1):
-                cols = sorted(c for (rr, c), v in grid.cells.items() if rr == above and c > c0 and label_key(v) in wanted)
+                cols = [c for c, v in grid.row(above) if c > c0 and label_key(v) in wanted]  # left to right
                 if cols:
                     return r, cols[0]
             return None
-        wanted = {label_key(t) for t in place.label}
-        cols = sorted(c for (rr, c), v in grid.cells.items() if rr == r and c > c0 and label_key(v) in wanted)
+        wanted = text_keys(place.label)
+        cols = [c for c, v in grid.row(r) if c > c0 and label_key(v) in wanted]
         return grid.right_of((r, cols[0])) if cols else None
 
     def read_sheet_fields(self, grid: Grid) -> dict[str, FieldValue]:
@@ -105,14 +122,13 @@ class ProjectReader(Reader):
 
     def header(self, grid: Grid) -> tuple[int, dict[str, int]] | None:
         """(row, column by key) of the indicator table's header row."""
-        wanted = {key: {header_key(t) for t in texts} for key, texts in self.form.columns}
+        wanted = _column_keys(self.form.columns)
         named = self.named_cell("ind_header")
         rows = [named[1][0]] if named and named[0] == grid.name else []
         if not rows:  # the row holding a 三级指标 header beside a 分值 or 自评得分 one
-            for (r, _), v in sorted(grid.cells.items()):
-                if header_key(v) in wanted["name"] and any(
-                        header_key(w) in wanted["weight"] | wanted["self_score"]
-                        for (rr, _), w in grid.cells.items() if rr == r):
+            scores = wanted["weight"] | wanted["self_score"]
+            for (r, _), v in grid.ordered():
+                if header_key(v) in wanted["name"] and any(header_key(w) in scores for _, w in grid.row(r)):
                     rows = [r]
                     break
         if not rows:
@@ -158,14 +174,18 @@ class ProjectReader(Reader):
 
     def read_row(self, grid: Grid, r: int, cols: dict[str, int], above: dict[str, object]) -> ProjectRow:
         row = ProjectRow(r + 1)
+        sheet, formulas = grid.name, self.formulas(grid.name)
         for key, _ in self.form.columns:
             c = cols.get(key)
             if c is None:
-                row.cells[key] = FieldValue(key, sheet=grid.name)
+                row.cells[key] = FieldValue(key, sheet=sheet)
                 continue
             ref = a1(r, c)
-            raw, ok = self.cell_value(grid.name, ref, (r, c), f"第 {r + 1} 行{self.form.headers(key)[0]}")
-            fv = FieldValue(key, raw=raw, sheet=grid.name, cell=ref, error=not ok)
+            if ref in formulas:  # cell_value says what is wrong with a formula
+                raw, ok = self.cell_value(sheet, ref, (r, c), f"第 {r + 1} 行{self.form.headers(key)[0]}")
+            else:  # cell_value's own answer for a cell without a formula
+                raw, ok = grid.cells.get((r, c)), True
+            fv = FieldValue(key, raw=raw, sheet=sheet, cell=ref, error=not ok)
             if ok:
                 fv.value = self.cell_meaning(key, raw, above)
             row.cells[key] = fv

@@ -77,6 +77,13 @@ def format_money(d: Decimal) -> str:
 
 def fold(text: str) -> str:
     """NFKC with all whitespace removed."""
+    if type(text) is str and len(text) <= 64:  # a short text is folded once (labels, words, codes)
+        return _fold_short(text)
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+@lru_cache(maxsize=1 << 14)
+def _fold_short(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text).split())
 
 
@@ -84,9 +91,17 @@ def is_blank(raw: object) -> bool:
     if raw is None:
         return True
     if isinstance(raw, str):
+        if type(raw) is str and len(raw) <= 64:
+            return _blank_short(raw)
         folded = fold(raw)
         return folded in BLANK_TOKENS or folded.upper() in BLANK_TOKENS
     return False
+
+
+@lru_cache(maxsize=1 << 14)  # the same few words in every file (a project sheet asks ~200 times)
+def _blank_short(text: str) -> bool:
+    folded = fold(text)
+    return folded in BLANK_TOKENS or folded.upper() in BLANK_TOKENS
 
 
 def is_empty_text(text: object) -> bool:
@@ -267,6 +282,17 @@ def parse_year(raw: object) -> Parsed:
 
 def parse_text(raw: object) -> Parsed:
     """Free text; an integral number becomes its digits (a phone typed as a number)."""
+    if type(raw) is str and len(raw) <= 64:
+        return _text_short(raw)
+    return _parse_text(raw)
+
+
+@lru_cache(maxsize=1 << 14)  # a Parsed is frozen: one for each short text is shared
+def _text_short(raw: str) -> Parsed:
+    return _parse_text(raw)
+
+
+def _parse_text(raw: object) -> Parsed:
     if is_blank(raw):
         return BLANK
     if isinstance(raw, float) and math.isfinite(raw) and raw == int(raw):

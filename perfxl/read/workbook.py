@@ -29,7 +29,7 @@ from perfxl.read import values
 from perfxl.read.odf import merged_ranges
 from perfxl.read.package import Package, read_package
 from perfxl.read.replies import read_replies
-from perfxl.read.values import label_key
+from perfxl.read.values import MAX_LABEL, _label_key, label_key
 from perfxl.spec.fields import Field
 from perfxl.spec.rubric import Rubric
 
@@ -58,6 +58,13 @@ def _score_columns() -> dict[str, set[str]]:
 
 def header_key(text: object) -> str:
     """A column header without any trailing parenthesised remark."""
+    if not isinstance(text, str) or len(text) > MAX_LABEL:
+        return ""  # as label_key
+    return _header_key(text)
+
+
+@lru_cache(maxsize=8192)
+def _header_key(text: str) -> str:
     key = label_key(text)
     if key.endswith(")") and "(" in key:
         key = key[: key.rindex("(")]
@@ -74,6 +81,7 @@ class Grid:
     #: what `ordered` and `labels` computed (the cells do not change once read)
     _ordered: list[tuple[tuple[int, int], object]] | None = field(default=None, init=False, repr=False, compare=False)
     _labels: dict[str, list[tuple[int, int]]] | None = field(default=None, init=False, repr=False, compare=False)
+    _rows: dict[int, list[tuple[int, object]]] | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def from_calamine(cls, sheet: python_calamine.CalamineSheet, max_rows: int | None = None) -> Grid:
@@ -81,6 +89,7 @@ class Grid:
         r0, c0 = sheet.start or (0, 0)
         grid.cells = {(r0 + i, c0 + j): v for i, row in enumerate(sheet.to_python(nrows=max_rows))
                       for j, v in enumerate(row) if v is not None and v != ""}
+        grid._ordered = list(grid.cells.items())  # inserted row by row, left to right: sorted already
         for (ra, ca), (rb, cb) in sheet.merged_cell_ranges or ():
             grid.merged[(ra, ca)] = (rb, cb)
         return grid
@@ -90,6 +99,15 @@ class Grid:
         if self._ordered is None:
             self._ordered = sorted(self.cells.items())
         return self._ordered
+
+    def row(self, r: int) -> list[tuple[int, object]]:
+        """(column, value) of the non-empty cells of row `r`, left to right (indexed once)."""
+        if self._rows is None:
+            rows: dict[int, list[tuple[int, object]]] = {}
+            for (rr, c), v in self.ordered():
+                rows.setdefault(rr, []).append((c, v))
+            self._rows = rows
+        return self._rows.get(r, [])
 
     def get(self, rc: tuple[int, int]) -> object:
         return self.cells.get(rc)
@@ -104,7 +122,7 @@ class Grid:
         if self._labels is None:
             out: dict[str, list[tuple[int, int]]] = {}
             for rc, v in self.ordered():
-                key = label_key(v)
+                key = _label_key(v) if isinstance(v, str) and len(v) <= MAX_LABEL else ""  # label_key, inlined
                 if key:
                     out.setdefault(key, []).append(rc)
             self._labels = out

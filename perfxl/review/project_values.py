@@ -22,6 +22,8 @@ _PREFIXES = tuple(sorted(
     ("≥", "≤", ">=", "<=", "=>", "=<", "==", "=", ">", "<", "≧", "≦", "≈", "~", "约", "大于等于", "小于等于", "不低于",
      "不少于", "不小于", "不高于", "不超过", "不大于", "大于", "小于", "高于", "低于", "超过", "达到", "等于", "至少", "至多",
      "最多", "最少", "控制在"), key=len, reverse=True))
+#: the first of _PREFIXES a text starts with (alternatives are tried in order, as a loop over them would)
+_PREFIX = re.compile("|".join(map(re.escape, _PREFIXES)))
 _QUANTITY = re.compile(r"^(?P<neg>[-−])?(?P<num>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)(?P<pct>[%‰])?(?P<unit>\D*)$")
 #: a unit after the number: short, and not a deadline (`12月底前`, `6月前`); 以上/以下/以内/左右 may follow
 _UNIT = re.compile(r"^[^\d前后底]{0,4}?(?:以上|以下|以内|左右)?$")
@@ -59,10 +61,9 @@ def parse_quantity(raw: object) -> Quantity:
             return Quantity()
         return Quantity(number, too_big=abs(number) > MAX_NUMBER)
     text = values.fold(str(raw))
-    for prefix in _PREFIXES:
-        if text.startswith(prefix):
-            text = text[len(prefix):]
-            break
+    prefix = _PREFIX.match(text)
+    if prefix:
+        text = text[prefix.end():]
     m = _QUANTITY.match(text)
     if m is None or not _UNIT.match(m["unit"]):
         return Quantity()

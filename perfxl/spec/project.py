@@ -153,22 +153,35 @@ class ProjectForm(Graded):
         """The 指标性质 choice list: ≥ ≤ = 定性."""
         return tuple(d.symbol for d in self.directions_spec)
 
+    @cached_property
+    def _direction_words(self) -> dict[str, str]:
+        """Folded symbol, name or alias -> symbol, the first direction's winning (as it is tried first)."""
+        out: dict[str, str] = {}
+        for d in self.directions_spec:
+            for a in (d.symbol, d.name, *d.aliases):
+                out.setdefault(_fold(a), d.symbol)
+        return out
+
+    @cached_property
+    def _level1_words(self) -> dict[str, str]:
+        """Folded 一级 name or alias -> name, the first 一级's winning."""
+        out: dict[str, str] = {}
+        for lv in self.levels:
+            for a in (lv.name, *lv.aliases):
+                out.setdefault(_fold(a), lv.name)
+        return out
+
     def direction_of(self, text: object) -> str | None:
         """The 指标性质 symbol a typed text means (`>=`, 正向, ＞＝ → ≥), None when none."""
         if not isinstance(text, str):
             return None
-        folded = _fold(text)
-        for d in self.directions_spec:
-            if folded in {_fold(a) for a in (d.symbol, d.name, *d.aliases)}:
-                return d.symbol
-        return None
+        return self._direction_words.get(_fold(text))
 
     def level1_of(self, text: object) -> str | None:
         """The 一级指标 a typed text means (产出 → 产出指标), None when none."""
         if not isinstance(text, str):
             return None
-        folded = _fold(text)
-        return next((lv.name for lv in self.levels if folded in {_fold(a) for a in (lv.name, *lv.aliases)}), None)
+        return self._level1_words.get(_fold(text))
 
     def level2_of(self, text: object) -> tuple[str, str] | None:
         """(一级, 二级) a typed 二级指标 means (数量 → 产出指标/数量指标), None when none."""
@@ -187,12 +200,20 @@ class ProjectForm(Graded):
         caps = [cap for below, cap in self.caps if rate < below]
         return min(caps) if caps else None
 
+    @cached_property
+    def _headers(self) -> dict[str, tuple[str, ...]]:
+        return dict(self.columns)
+
+    @cached_property
+    def _places(self) -> dict[str, Place]:
+        return dict(self.places)
+
     def headers(self, key: str) -> tuple[str, ...]:
         """The header texts of an indicator-table column, the template's first."""
-        return dict(self.columns)[key]
+        return self._headers[key]
 
     def place(self, key: str) -> Place | None:
-        return dict(self.places).get(key)
+        return self._places.get(key)
 
 
 # -- loading -----------------------------------------------------------------------------------
