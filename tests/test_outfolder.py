@@ -777,3 +777,55 @@ def test_a_really_full_disk_exits_2_and_a_roomier_one_recovers(inbox, tmp_path, 
             if _as_root("umount", str(disk)).returncode == 0:
                 break
             time.sleep(0.5)
+
+
+# -- stamps: an output untouched since perfxl wrote it is known without hashing it -------------
+
+
+def _written(tmp_path: Path, text: str = "甲单位的报告") -> tuple[OutputFolder, str]:
+    folder = OutputFolder.open(tmp_path / "out")
+    rel = folder.target("reports/a.md", "k1")
+    folder.writer().write_text(rel, text)
+    folder.collect()
+    return folder, rel
+
+
+@pytest.mark.skipif(os.name == "nt", reason="Windows gives no change time: every output is hashed there")
+def test_an_untouched_output_is_ours_without_hashing_and_an_edited_one_is_hashed(tmp_path, monkeypatch):
+    import perfxl.write.folder as folder_module
+
+    folder, rel = _written(tmp_path)
+    try:
+        assert folder.entries[rel].stamp is not None
+        hashed: list[Path] = []
+        real = folder_module.file_sha256
+        monkeypatch.setattr(folder_module, "file_sha256", lambda p: hashed.append(p) or real(p))
+        assert folder.ours(rel) and hashed == []  # the stamp says it is as written
+        path = folder.path(rel)
+        before = path.stat()
+        path.write_text("乙单位的报告", encoding="utf-8")  # same length, then the old modification time back
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+        assert not folder.ours(rel) and hashed == [path]  # the change time moved: hashed, and not ours
+    finally:
+        folder.release()
+
+
+def test_a_stamp_from_a_coarse_clock_or_an_edited_manifest_is_not_trusted(tmp_path):
+    from types import SimpleNamespace
+
+    from perfxl.write.folder import Entry, _stamp
+    from perfxl.write.writer import stamp
+
+    fake = SimpleNamespace(st_ino=7, st_size=10, st_ctime_ns=4_000_000_000, st_mtime_ns=4_000_000_000)
+    assert stamp(fake) is None  # whole-second times (FAT): two edits in one tick look alike
+    assert _stamp([1, 2, 3]) is None and _stamp([1, 2, "3", 4]) is None and _stamp([1, 2, 3, 4]) == (1, 2, 3, 4)
+    folder, rel = _written(tmp_path)
+    try:
+        right = folder.entries[rel]
+        folder.entries[rel] = Entry(right.size, "0" * 64, right.key, right.stamp)
+        if right.stamp is not None:  # a stamp vouches for the file only as the manifest's own hash did
+            assert folder.ours(rel)
+        folder.entries[rel] = Entry(right.size, right.sha256, right.key, (1, 2, 3, right.size))
+        assert folder.ours(rel)  # a stamp that does not match: hashed, and the hash is right
+    finally:
+        folder.release()

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from perfxl.write.errors import OutputFolderError, environment
 from perfxl.write.lock import FolderLock
-from perfxl.write.writer import JOURNAL_LOCK, META, Writer, file_sha256
+from perfxl.write.writer import JOURNAL_LOCK, META, Writer, file_sha256, stamp
 
 KEEP = "保留"
 MANIFEST = "manifest"
@@ -74,6 +74,16 @@ class Entry:
     size: int
     sha256: str
     key: str = ""
+    #: writer.stamp of the file as written, when the system gives one: the file still has it only
+    #: if nobody changed it, so it need not be hashed to be known as perfxl's
+    stamp: tuple[int, ...] | None = None
+
+
+def _stamp(raw: object) -> tuple[int, ...] | None:
+    """A stamp as journaled or listed (anything else, as from an edited manifest, is none)."""
+    if isinstance(raw, list) and len(raw) == 4 and all(type(v) is int for v in raw):
+        return tuple(raw)
+    return None
 
 
 @dataclass
@@ -91,6 +101,8 @@ class OutputFolder:
     removed: list[str] = field(default_factory=list)
     #: relative paths written or kept this run, with the key each was made from
     _current: dict[str, str] = field(default_factory=dict)
+    #: the manifest as the run found it (results.json's entry too, which the run removes first)
+    _listed: dict[str, Entry] = field(default_factory=dict)
     _lock: object = None
 
     # -- opening -------------------------------------------------------------------------------
@@ -126,6 +138,7 @@ class OutputFolder:
         try:
             with environment(root / META):
                 folder.entries = folder._read_manifest()
+                folder._listed = dict(folder.entries)
                 folder._recover()
         except BaseException:
             folder.release()
@@ -148,9 +161,9 @@ class OutputFolder:
             raise OutputFolderError(str(self.root), f"这个文件夹存放的是{held}，不能再用来存放{wanted}", "请为它另选一个空文件夹")
         for line in lines[1:]:
             with contextlib.suppress(ValueError, TypeError):
-                rel, size, sha, key = json.loads(line)
+                rel, size, sha, key, *more = json.loads(line)
                 if safe_rel(rel):  # an entry naming ../ or an absolute path is not ours, whatever it says
-                    entries[rel] = Entry(int(size), str(sha), str(key))
+                    entries[rel] = Entry(int(size), str(sha), str(key), _stamp(more[0]) if more else None)
         return entries
 
     def _recover(self) -> None:
@@ -166,6 +179,7 @@ class OutputFolder:
         journals = sorted(folder.glob("*.jsonl"))
         intended: dict[str, tuple[int, str]] = {}
         done: dict[str, tuple[int, str]] = {}
+        stamps: dict[str, tuple[int, ...] | None] = {}
         for journal in journals:
             for line in journal.read_text("utf-8", errors="replace").splitlines():
                 with contextlib.suppress(ValueError, TypeError):
@@ -174,6 +188,7 @@ class OutputFolder:
                     if not safe_rel(rel):
                         continue
                     (done if len(item) > 3 else intended)[rel] = (size, sha)
+                    stamps[rel] = _stamp(item[4]) if len(item) > 4 else None
                     if len(item) == 3:
                         done.pop(rel, None)  # a later write of the same path starts over
         for rel, (size, sha) in intended.items():
@@ -182,14 +197,20 @@ class OutputFolder:
                 if path.is_file() and path.stat().st_size == size and file_sha256(path) == sha:
                     done[rel] = (size, sha)
         for rel, (size, sha) in done.items():
-            self.entries[rel] = Entry(size, sha, self._current.get(rel, ""))
+            entry = Entry(size, sha, self._current.get(rel, ""), stamps.get(rel))
+            old = self.entries.get(rel) or self._listed.get(rel)
+            if old is not None and (old.size, old.sha256, old.key) == (size, sha, entry.key):
+                entry = old  # the same content again (results.json of an unchanged batch): the manifest stays as it
+                # was; a stamp of the file it replaced only means the file is hashed when next looked at
+            self.entries[rel] = entry
         self._write_manifest(self.entries)
         for journal in journals:
             journal.unlink()
 
     def _write_manifest(self, entries: dict[str, Entry]) -> None:
-        lines = [f"{MANIFEST_HEADER} {self.purpose}"] + [json.dumps([rel, e.size, e.sha256, e.key], ensure_ascii=False)
-                                     for rel, e in sorted(entries.items())]
+        lines = [f"{MANIFEST_HEADER} {self.purpose}"] + [
+            json.dumps([rel, e.size, e.sha256, e.key, *([list(e.stamp)] if e.stamp else [])], ensure_ascii=False)
+            for rel, e in sorted(entries.items())]
         self.writer().write_text(f"{META}/{MANIFEST}", "\n".join(lines) + "\n", journal=False)
 
     # -- what a run may do -----------------------------------------------------------------------
@@ -228,9 +249,13 @@ class OutputFolder:
             return False
         if not stat.S_ISREG(st.st_mode):  # a link or a folder someone put there is theirs
             return False
-        # by content, never by time: an edit that keeps size and time (a copy with -p) is still an edit
+        if st.st_size != entry.size:
+            return False
+        if entry.stamp is not None and tuple(stamp(st) or ()) == entry.stamp:
+            return True  # untouched since perfxl wrote it (the change time no edit can keep)
+        # else by content, never by the modification time: an edit that keeps size and time (a copy with -p) is still an edit
         try:
-            return st.st_size == entry.size and file_sha256(self.path(rel)) == entry.sha256
+            return file_sha256(self.path(rel)) == entry.sha256
         except OSError:
             return False
 
