@@ -58,3 +58,16 @@ def test_entity_declarations_are_still_refused():
 def test_bad_xml_fails_as_before():
     with pytest.raises(Defused.ParseError):
         read_package(_package(b"<workbook><sheets></workbook>"))
+
+
+@pytest.mark.parametrize(("cells", "expected"), [
+    (b'<c r="A1"><v>1</v></c><c r="B1" t="str"><f>A1*2</f><v>2</v></c><c r="C1"><f>B1</f></c>',
+     {"B1": True, "C1": False}),
+    # an unclosed tag before the formula cell: the scan from the left, as ever, finds the cell
+    (b'<c s="1" <c r="B2"><f>1</f><v>2</v></c>', {"B2": True}),
+    (b'<x:c r="D4"><x:f>1</x:f><x:v>1</x:v></x:c>', {"D4": True}),
+])
+def test_formula_cells(cells, expected):
+    from perfxl.read.package import scan_formulas
+
+    assert scan_formulas(b"<sheetData><row>" + cells + b"</row></sheetData>") == expected

