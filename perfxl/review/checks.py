@@ -16,7 +16,7 @@ from perfxl.read import values
 from perfxl.read.values import format_money as money
 from perfxl.read.values import format_number, round_half_up
 from perfxl.review.scoring import Scored
-from perfxl.spec.expr import Binary, parse_condition
+from perfxl.spec.expr import Binary, Condition, parse_condition
 from perfxl.spec.expr import Field as ExprField
 from perfxl.spec.expr_eval import evaluate_condition, tolerance_for
 from perfxl.spec.rubric import Rubric
@@ -112,6 +112,13 @@ def _builtin_rows() -> tuple:
 
 
 _parsed = lru_cache(maxsize=256)(parse_condition)  # a row's condition, parsed once per process
+
+
+@lru_cache(maxsize=256)
+def _condition(text: str) -> tuple[Condition, tuple[str, ...]]:
+    """A row's condition and the field keys it names, once per process."""
+    cond = _parsed(text)
+    return cond, cond.fields()
 _KEY = re.compile(r"[a-z][a-z0-9_]*")  # field keys in a condition's text (functions are upper case)
 _PLACE = re.compile(r"\{([^{}]*)\}")
 
@@ -134,8 +141,7 @@ def check_form_rows(ctx: Context) -> Iterator[Finding]:
     spec = ctx.rubric.fields
     types = {k: f.type for k, f in spec.items()}
     for row in rows:
-        cond = _parsed(row.condition)
-        keys = cond.fields()
+        cond, keys = _condition(row.condition)
         fvs = {k: _fv(ctx, k) for k in keys}
         if any(k not in spec or fvs[k].error for k in keys):
             continue

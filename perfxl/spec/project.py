@@ -103,7 +103,7 @@ class ProjectForm(Graded):
         """The project sheet's header, funds and text fields by key, in template order."""
         return {f.key: f for s in self.sections for f in s.fields}
 
-    @property
+    @cached_property  # a form does not change once made; every file's _meta is compared with it
     def hash(self) -> str:
         """SHA-256 of the canonical JSON of what scores (spec §2): id, kind, grades, the 预算执行率
         weight, the 一级 split with its 二级 lists, the caps and the 指标性质 symbols; not the

@@ -141,7 +141,7 @@ class Rubric(Graded):
     def total_weight(self) -> Decimal:
         return sum((i.weight for i in self.indicators), Decimal(0))
 
-    @property
+    @cached_property  # a form does not change once made; every file's _meta is compared with it
     def hash(self) -> str:
         """SHA-256 of the canonical JSON of codes, weights, rules and parameters (spec §2)."""
         core = [
