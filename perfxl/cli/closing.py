@@ -150,8 +150,9 @@ def print_summary(batch, out: Path, roster=None) -> None:
     table.add_row("错误", str(sum(r.errors for r in batch.files)))
     table.add_row("警告", str(sum(r.warnings for r in batch.files)))
     console.print(table)
-    for line in [*returned_lines(batch), *roster_lines(batch, roster)]:
-        say(line)
+    lines = [clean(line) for line in (*returned_lines(batch), *roster_lines(batch, roster))]
+    if lines:  # one print for the list (a line per unit to send back: a print each took 0.4 ms)
+        console.print("\n".join(lines))
     for f in batch.findings:
         if f.code == "adjustment-unused":
             say(f"警告：{f.message}")

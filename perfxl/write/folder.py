@@ -103,6 +103,7 @@ class OutputFolder:
     _current: dict[str, str] = field(default_factory=dict)
     #: the manifest as the run found it (results.json's entry too, which the run removes first)
     _listed: dict[str, Entry] = field(default_factory=dict)
+    _manifest: str = ""  # the manifest's text as this run last wrote it
     _lock: object = None
 
     # -- opening -------------------------------------------------------------------------------
@@ -211,7 +212,11 @@ class OutputFolder:
         lines = [f"{MANIFEST_HEADER} {self.purpose}"] + [
             json.dumps([rel, e.size, e.sha256, e.key, *([list(e.stamp)] if e.stamp else [])], ensure_ascii=False)
             for rel, e in sorted(entries.items())]
-        self.writer().write_text(f"{META}/{MANIFEST}", "\n".join(lines) + "\n", journal=False)
+        text = "\n".join(lines) + "\n"
+        if text == self._manifest:
+            return  # as this run last wrote it (a run collects after every stage)
+        self.writer().write_text(f"{META}/{MANIFEST}", text, journal=False)
+        self._manifest = text
 
     # -- what a run may do -----------------------------------------------------------------------
 
