@@ -29,6 +29,7 @@ class Compactor:
         self._cells: dict[tuple, dict] = {}
         self._strings: dict[str, str] = {}
         self._scores: dict[str, Decimal] = {}
+        self._keys: dict[tuple, tuple] = {}
 
     def text(self, value: object) -> object:
         """One object for each short text seen (codes, sheet names, cell references)."""
@@ -60,10 +61,19 @@ class Compactor:
             shared = self._cells[key] = {text(k): (text(s), text(c)) for k, (s, c) in cells.items()}
         return shared
 
+    def fields(self, fields: dict) -> dict:
+        """The same values under shared keys (one tuple of keys a layout; dict(zip) is C-fast).
+        The values stay the file's own: most are its own figures and names."""
+        keys = tuple(fields)
+        shared = self._keys.get(keys)
+        if shared is None:
+            shared = self._keys[keys] = tuple(sys.intern(k) for k in keys)
+        return dict(zip(shared, fields.values(), strict=True))
+
     def __call__(self, result: FileResult) -> FileResult:
         text = self.text
         result.cells = self.cells(result.cells)
-        result.fields = {sys.intern(k): text(v) for k, v in result.fields.items()}
+        result.fields = self.fields(result.fields)
         for indicator in result.indicators:
             indicator.code = text(indicator.code)  # type: ignore[assignment]
             indicator.reason = text(indicator.reason)  # type: ignore[assignment]
@@ -71,7 +81,7 @@ class Compactor:
             indicator.reviewed_score = self.score(indicator.reviewed_score)
         for project in result.projects:
             project.cells = self.cells(project.cells)
-            project.fields = {sys.intern(k): text(v) for k, v in project.fields.items()}
+            project.fields = self.fields(project.fields)
             project.sheet = text(project.sheet)  # type: ignore[assignment]
             for row in project.indicators:
                 for name in ("level1", "level2", "direction", "unit"):
