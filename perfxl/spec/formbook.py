@@ -13,12 +13,19 @@ from pathlib import Path
 
 from perfxl.spec.fields import Field, Section
 from perfxl.spec.form import Check, Form, Problem, builtin_form, toml_form
-from perfxl.spec.formbook_export import write_form
 from perfxl.spec.formbook_read import read_form
 from perfxl.spec.project import ProjectForm, builtin_form_ids, builtin_project_form, parse_project_form, project_form_ids
 from perfxl.spec.rubric import Rubric, RubricError, builtin_ids
 
 __all__ = ["WORKBOOK_SUFFIXES", "FormNotFound", "export_form", "load_form", "read_form", "write_form"]
+
+
+def write_form(form: Form, path: Path | str) -> None:
+    """A form as a form workbook (perfxl.spec.formbook_export.write_form). Imported when used:
+    xlsxwriter is 70 ms of every check's start-up otherwise."""
+    from perfxl.spec.formbook_export import write_form as write
+
+    write(form, path)
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".et", ".xlsb")
 

@@ -15,7 +15,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import python_calamine
-from xlsxwriter.utility import xl_col_to_name
 
 from perfxl.spec.form import Problem
 
@@ -114,6 +113,14 @@ def number_of(value: object) -> Decimal | None:
     return number if number.is_finite() and len(text) <= 20 else None
 
 
+
+def _cell(row: int, col: int) -> str:
+    """A1 address of a 0-based row and column; xlsxwriter imported when a problem is placed (it is
+    50 ms of every start-up otherwise: `perfxl check` loads the forms but writes no workbook)."""
+    from xlsxwriter.utility import xl_col_to_name
+
+    return f"{xl_col_to_name(col)}{row + 1}"
+
 @dataclass
 class Table:
     """One sheet's table: `rows` of {column: raw value} with their 0-based row numbers."""
@@ -125,8 +132,7 @@ class Table:
 
     def cell(self, row: int, column: str) -> str:
         """A1 address of `column` in sheet row `row` (0-based); past the last column when absent."""
-        col = self.columns.get(column, max(self.columns.values(), default=-1) + 1)
-        return f"{xl_col_to_name(col)}{row + 1}"
+        return _cell(row, self.columns.get(column, max(self.columns.values(), default=-1) + 1))
 
     def where(self, row: int):
         """A function column -> (sheet, cell) for problems of one row."""
@@ -214,7 +220,7 @@ def read_table(grid: list[list[object]], sheet: str, role: str) -> tuple[Table |
                 for col, (_, required) in spec.items() if required and col not in cols]
     for c, value in enumerate(grid[header]):
         if value is not None and c not in cols.values() and text_of(value):
-            problems.append(Problem(f"列“{text_of(value)}”不是表单的列，已忽略", sheet, f"{xl_col_to_name(c)}{header + 1}", "info"))
+            problems.append(Problem(f"列“{text_of(value)}”不是表单的列，已忽略", sheet, _cell(header, c), "info"))
     if any(p.severity == "error" for p in problems):
         return None, problems  # its rows would repeat the missing column's problem on every line
     for r in range(header + 1, len(grid)):
