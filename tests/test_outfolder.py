@@ -786,6 +786,7 @@ def _written(tmp_path: Path, text: str = "甲单位的报告") -> tuple[OutputFo
     folder = OutputFolder.open(tmp_path / "out")
     rel = folder.target("reports/a.md", "k1")
     folder.writer().write_text(rel, text)
+    time.sleep(0.1)  # stamps are recorded once the clock is past the file's change time (OutputFolder._vouch)
     folder.collect()
     return folder, rel
 

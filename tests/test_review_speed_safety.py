@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-import perfxl.write.writer as writer_module
 from perfxl.run.state import HEADER, STATE_FILE, State
 from perfxl.write.errors import OutputFolderError
 from perfxl.write.folder import KEEP, OutputFolder
@@ -97,23 +96,36 @@ def test_two_outputs_of_one_size_swapped_by_renames_are_both_set_aside(tmp_path)
 
 
 @pytest.mark.skipif(os.name == "nt", reason="no change time on Windows: every output is hashed there")
-@pytest.mark.xfail(strict=True, reason="review of 08defff: the stamp is taken after os.replace, so an edit made "
-                   "between the rename and the stat is recorded as perfxl's and later replaced or removed")
-def test_an_edit_made_just_as_perfxl_finishes_writing_is_not_vouched_for(tmp_path, monkeypatch):
-    real = writer_module._stamp_of
+@pytest.mark.parametrize("when", ["after the write", "while it is vouched for"])
+def test_an_edit_made_just_as_perfxl_finishes_writing_is_not_vouched_for(tmp_path, monkeypatch, when):
+    """Review of 08defff: the stamp was taken after os.replace, so an edit made between the rename
+    and the stat was recorded as perfxl's. Now the fold hashes the file between two stats."""
+    import time
 
-    def edited_first(dest: Path):  # the person's save (or their sync client) lands at that moment
-        if dest.name == "a.md":
-            dest.write_text("丙单位的报告", encoding="utf-8")
-        return real(dest)
+    import perfxl.write.folder as folder_module
 
-    monkeypatch.setattr(writer_module, "_stamp_of", edited_first)
     root = tmp_path / "out"
     folder = OutputFolder.open(root)
-    folder.writer().write_text(folder.target("reports/a.md", "k"), TEXTS["reports/a.md"])
-    folder.finish()
-    folder.release()
-    monkeypatch.setattr(writer_module, "_stamp_of", real)
+    path = root / "reports" / "a.md"
+    try:
+        folder.writer().write_text(folder.target("reports/a.md", "k"), TEXTS["reports/a.md"])
+        time.sleep(0.1)  # past the settling time: only the edit can keep it from a stamp
+        if when == "after the write":
+            _same_size_edit(path, "丙单位的报告")
+        else:
+            real = folder_module.file_sha256
+
+            def edited_first(p: Path) -> str:  # the person's save lands between the fold's stat and its hash
+                if p.name == "a.md" and p.read_text("utf-8") != "丙单位的报告":
+                    _same_size_edit(p, "丙单位的报告")
+                return real(p)
+
+            monkeypatch.setattr(folder_module, "file_sha256", edited_first)
+        folder.finish()
+        assert folder.entries["reports/a.md"].stamp is None
+    finally:
+        folder.release()
+    monkeypatch.undo()
     folder = OutputFolder.open(root)
     try:
         folder.prune()  # the next run no longer makes it
@@ -121,6 +133,37 @@ def test_an_edit_made_just_as_perfxl_finishes_writing_is_not_vouched_for(tmp_pat
     finally:
         folder.release()
     assert (root / KEEP / "reports/a.md").read_text("utf-8") == "丙单位的报告"
+
+
+def test_a_file_written_a_moment_ago_gets_no_stamp_and_one_settled_does(tmp_path):
+    import time
+
+    root = tmp_path / "out"
+    folder = OutputFolder.open(root)
+    try:
+        folder.writer().write_text(folder.target("reports/a.md", "k"), TEXTS["reports/a.md"])
+        folder.collect()  # at once: within a coarse clock's tick an edit could keep the times
+        assert folder.entries["reports/a.md"].stamp is None
+        folder.writer().write_text(folder.target("reports/b.md", "k"), TEXTS["reports/b.md"])
+        time.sleep(0.1)
+        folder.collect()
+        assert (folder.entries["reports/b.md"].stamp is not None) == (os.name != "nt")
+    finally:
+        folder.release()
+
+
+def test_a_state_file_changed_in_place_during_the_run_keeps_only_this_runs_entries(tmp_path):
+    state = _state(tmp_path, "\n".join([HEADER, 'u\tA1\t{"sha256":"x","since_last":null}']).encode())
+    assert state._get("u", "A1") is not None
+    state._keep("u", "A1", raw=True)
+    state._keep("u", "B2", {"sha256": "y"})
+    with open(tmp_path / STATE_FILE, "r+b") as fh:  # another program rewrites it in place
+        fh.seek(0)
+        fh.write(b"#" * 40)
+    state.save()
+    text = (tmp_path / STATE_FILE).read_text("utf-8")
+    assert '"y"' in text and "A1" not in text
+    assert any("被其他程序改动过" in note for note in state.notes)
 
 
 def _state(tmp_path: Path, data: bytes) -> State:

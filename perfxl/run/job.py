@@ -144,6 +144,7 @@ def write_all(batch: BatchResult, input_dir: Path, out: Path | OutputFolder, sta
         summary.finish()
         folder.prune()  # earlier outputs no longer made go before results.json says the run finished
     except BaseException:
+        summary.cancel()  # Ctrl-C while waiting for it: it too must stop before the folder is let go
         results.close()
         raise
     write_results(batch, folder, spool=results)

@@ -167,6 +167,11 @@ def cache_key(sha256: str, rel: str, fingerprint: str) -> str:
     return hashlib.sha256(f"{sha256}\0{rel}\0{fingerprint}".encode()).hexdigest()
 
 
+def _identity(fh: BinaryIO) -> tuple[int, int, int]:
+    st = os.fstat(fh.fileno())
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
 class State:
     """Load, consult and save `.perfxl/state.jsonl` in an output folder.
 
@@ -183,6 +188,7 @@ class State:
         #: what the operator should know about the state (a damaged line, a reset history)
         self.notes: list[str] = []
         self._old: BinaryIO | None = None  # the state file, open while its entries may be read
+        self._seen: tuple[int, int, int] | None = None  # its size, time and inode when indexed
         self._load()
         #: what this run keeps: kind -> key -> (in the spool?, offset, length)
         self._new: dict[str, dict[str, tuple[bool, int, int]]] = {kind: {} for kind in KINDS}
@@ -234,6 +240,12 @@ class State:
 
             raise OutputFolderError(str(self.path), f"记录文件无法读取（{describe(exc)}）") from exc
         self._old = fh
+        self._seen = _identity(fh)
+
+    def _old_changed(self) -> bool:
+        """Whether the state file was changed in place since it was indexed (its entries are read
+        at the offsets found then): another program, never perfxl, which holds the folder's lock."""
+        return self._old is not None and _identity(self._old) != self._seen
 
     def close(self) -> None:
         """Let go of the state file and the spool (save does; a run that failed calls this)."""
@@ -399,6 +411,11 @@ class State:
         """Write the state (through the output folder's `writer` when given), entry by entry from
         the old file and the spool; both are let go of afterwards."""
         writer = writer or Writer(self.out_dir, managed=False)  # a plain folder (library callers, tests)
+        if self._old_changed():  # what was kept of it would be read at wrong places: only this run's entries stay
+            for kind in KINDS:
+                self._new[kind] = {k: v for k, v in self._new[kind].items() if v[0]}
+            self.notes.append(f"输出文件夹的记录文件 {STATE_FILE.as_posix()} 在本次运行期间被其他程序改动过，"
+                              "其中上次的缓存和历次报送记录未能保留（只保留了本次新得到的）；下次运行相关单位按首次报送处理")
         try:
             with writer.path(STATE_FILE.as_posix(), journal=False) as tmp, tmp.open("wb") as out:
                 out.write(HEADER.encode("utf-8"))

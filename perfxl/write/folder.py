@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import stat
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,11 @@ class Entry:
     #: writer.stamp of the file as written, when the system gives one: the file still has it only
     #: if nobody changed it, so it need not be hashed to be known as perfxl's
     stamp: tuple[int, ...] | None = None
+
+
+#: how far the clock must be past a file's change time before its stamp is recorded (more than a
+#: coarse kernel clock's tick, 10 ms at HZ=100; a file written later than this is simply hashed)
+STAMP_SETTLE_NS = 50_000_000
 
 
 def _stamp(raw: object) -> tuple[int, ...] | None:
@@ -180,7 +186,6 @@ class OutputFolder:
         journals = sorted(folder.glob("*.jsonl"))
         intended: dict[str, tuple[int, str]] = {}
         done: dict[str, tuple[int, str]] = {}
-        stamps: dict[str, tuple[int, ...] | None] = {}
         for journal in journals:
             for line in journal.read_text("utf-8", errors="replace").splitlines():
                 with contextlib.suppress(ValueError, TypeError):
@@ -189,7 +194,6 @@ class OutputFolder:
                     if not safe_rel(rel):
                         continue
                     (done if len(item) > 3 else intended)[rel] = (size, sha)
-                    stamps[rel] = _stamp(item[4]) if len(item) > 4 else None
                     if len(item) == 3:
                         done.pop(rel, None)  # a later write of the same path starts over
         for rel, (size, sha) in intended.items():
@@ -198,15 +202,34 @@ class OutputFolder:
                 if path.is_file() and path.stat().st_size == size and file_sha256(path) == sha:
                     done[rel] = (size, sha)
         for rel, (size, sha) in done.items():
-            entry = Entry(size, sha, self._current.get(rel, ""), stamps.get(rel))
+            entry = Entry(size, sha, self._current.get(rel, ""), self._vouch(rel, size, sha))
             old = self.entries.get(rel) or self._listed.get(rel)
             if old is not None and (old.size, old.sha256, old.key) == (size, sha, entry.key):
                 entry = old  # the same content again (results.json of an unchanged batch): the manifest stays as it
-                # was; a stamp of the file it replaced only means the file is hashed when next looked at
+                # was; a stamp of the file it replaced, or none, only means the file is hashed when next looked at
             self.entries[rel] = entry
         self._write_manifest(self.entries)
         for journal in journals:
             journal.unlink()
+
+    def _vouch(self, rel: str, size: int, sha: str) -> tuple[int, ...] | None:
+        """The stamp of a file just written, taken only when it provably holds what was journaled:
+        stat, hash, stat again, both stats alike and the hash right (an edit made since the write,
+        or meanwhile, leaves no stamp, so the file is hashed when next looked at and set aside as
+        someone's). And only once the system's clock has moved past the file's change time by more
+        than a coarse clock's tick: on kernels with coarse file times an edit in the same tick as
+        the stamp would keep it; any edit after this moment gets a later change time."""
+        path = self.path(rel)
+        try:
+            before = path.stat()
+            first = stamp(before)
+            if first is None or before.st_size != size or time.time_ns() - before.st_ctime_ns < STAMP_SETTLE_NS:
+                return None
+            if file_sha256(path) != sha or stamp(path.stat()) != first:
+                return None
+        except OSError:
+            return None
+        return tuple(first)
 
     def _write_manifest(self, entries: dict[str, Entry]) -> None:
         lines = [f"{MANIFEST_HEADER} {self.purpose}"] + [

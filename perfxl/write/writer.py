@@ -51,19 +51,13 @@ def stamp(st: os.stat_result) -> list[int] | None:
     time, size), so that a file whose stamp is as perfxl recorded it need not be hashed again to be
     known unchanged (a re-run's check of 3,000 outputs). The change time is the kernel's: writing,
     truncating, touching, linking or renaming the file sets it, and no program can set it back
-    (`cp -p`, which keeps the modification time, is a new change). None where that does not hold:
+    (`cp -p`, which keeps the modification time, is a new change). The output folder records a
+    stamp only after hashing the file (OutputFolder._vouch). None where that does not hold:
     on Windows (st_ctime is the creation time there) and on file systems with whole-second
     times (FAT on a USB stick: two edits in one tick would look alike) — those files are hashed."""
     if os.name == "nt" or st.st_ctime_ns % 1_000_000_000 == 0 or st.st_mtime_ns % 1_000_000_000 == 0:
         return None
     return [st.st_ino, st.st_ctime_ns, st.st_mtime_ns, st.st_size]
-
-
-def _stamp_of(path: Path) -> list[int] | None:
-    try:
-        return stamp(path.stat())
-    except OSError:  # then the file is hashed when next looked at
-        return None
 
 
 def file_sha256(path: Path) -> str:
@@ -108,8 +102,8 @@ class Writer:
                     tmp.unlink()
                 else:
                     os.replace(tmp, dest)
-                if line is not None:  # done: the path holds it now, and this is how it looks
-                    self._append([*line, 1, _stamp_of(dest)])
+                if line is not None:  # done: the path holds it now (its stamp is taken when folded)
+                    self._append([*line, 1])
         except BaseException:
             with contextlib.suppress(OSError):
                 tmp.unlink()
