@@ -202,7 +202,7 @@ class ProjectSheet:
         return fv.value if fv else None
 
 
-@dataclass
+@dataclass(slots=True)  # slots: 10,000 units' indicators are held until the outputs are written
 class ProjectIndicatorResult:
     """One indicator row of a project, scored (results.json `projects[].indicators[]`)."""
 
@@ -253,7 +253,7 @@ class ProjectResult:
         return sum(1 for f in findings if f.sheet == self.sheet and f.severity is severity)
 
 
-@dataclass
+@dataclass(slots=True)  # slots: 112 bytes less each, and every unit's ~16 are held until the outputs are written
 class IndicatorResult:
     """One indicator, scored."""
 

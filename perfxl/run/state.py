@@ -83,11 +83,17 @@ def _decode_tags(obj: dict) -> object:
     return obj
 
 
+@cache
+def _names(cls: type) -> tuple[str, ...]:
+    """A dataclass's field names in order (the indicator results have slots, no __dict__)."""
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
 def dump_result(r: FileResult) -> dict:
     """A FileResult as JSON-safe data (lossless). Built field by field: dataclasses.asdict is
     several times slower, and the parent does this for every file it reads."""
     data = {name: _enc(value) for name, value in r.__dict__.items()}
-    data["indicators"] = [{k: _enc(v) for k, v in i.__dict__.items()} for i in r.indicators]
+    data["indicators"] = [{k: _enc(getattr(i, k)) for k in _names(type(i))} for i in r.indicators]
     data["findings"] = [{"code": f.code, "message": f.message, "sheet": f.sheet, "cells": list(f.cells),
                          "file": f.file, "unit_code": f.unit_code, "details": f.details,
                          **({"reply": f.reply} if f.reply is not None else {}),
@@ -100,7 +106,7 @@ def dump_result(r: FileResult) -> dict:
 
 def _dump_project(p: ProjectResult) -> dict:
     data = {name: _enc(value) for name, value in p.__dict__.items()}
-    data["indicators"] = [{k: _enc(v) for k, v in i.__dict__.items()} for i in p.indicators]
+    data["indicators"] = [{k: _enc(getattr(i, k)) for k in _names(type(i))} for i in p.indicators]
     data["cells"] = {k: list(v) for k, v in p.cells.items()}
     return data
 
