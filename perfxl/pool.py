@@ -1,5 +1,5 @@
 """Processes that end with their parent: `Pool` (workers running the function they are given,
-one task at a time, within time and memory limits) and one background job (in_background).
+one task at a time, within time and memory limits), and a background job in a thread (InThread).
 
 Processes come from the forkserver on POSIX and are spawned on Windows, never forked from the
 parent: the parent runs the progress bar's thread (a fork then may copy a held lock: Python 3.12
@@ -185,14 +185,6 @@ def _serve(conn: Connection, lifeline: Connection, parent: int, fn: Callable, in
             conn.send((index, None, _portable(exc)))
 
 
-def _background(lifeline: Connection, parent: int, fn: Callable, args: tuple) -> None:
-    _child(lifeline, parent)
-    try:
-        fn(*args)
-    except BaseException:  # silent: finish() runs fn again in the parent, where the error is seen
-        raise SystemExit(1) from None
-
-
 # -- in the parent -----------------------------------------------------------------------
 
 
@@ -339,19 +331,7 @@ def _rss(pid: int | None) -> int | None:
         return None
 
 
-# -- a background job -------------------------------------------------------------------------
-
-
-def in_background(fn: Callable, *args: object) -> mp.process.BaseProcess:
-    """Start `fn(*args)` in another process, for an output that does not depend on the others;
-    `finish` waits for it. The child prints nothing: on failure it exits non-zero."""
-    ctx = _context()
-    lifeline, alive = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_background, args=(lifeline, os.getpid(), fn, args), daemon=True)
-    proc.start()
-    lifeline.close()
-    proc._perfxl_lifeline = alive  # type: ignore[attr-defined]  # closed by finish()
-    return proc
+# -- a background job, in a thread -------------------------------------------------------------------------
 
 
 class Cancelled(Exception):
@@ -393,23 +373,3 @@ def check_cancelled(cancelled: Callable[[], bool] | None) -> None:
     """In a background job: stop here when the run it belongs to has failed."""
     if cancelled is not None and cancelled():
         raise Cancelled
-
-
-def cancel(proc: mp.process.BaseProcess) -> None:
-    """Stop a background job whose run failed, so that it writes nothing after the run ended."""
-    if proc.is_alive():
-        proc.kill()
-    proc.join()
-    alive = getattr(proc, "_perfxl_lifeline", None)
-    if alive is not None:
-        alive.close()
-
-
-def finish(proc: mp.process.BaseProcess, fn: Callable, *args: object) -> None:
-    """Wait for a background `fn(*args)`; if it failed, run it here, where its error is seen."""
-    proc.join()
-    alive = getattr(proc, "_perfxl_lifeline", None)
-    if alive is not None:
-        alive.close()
-    if proc.exitcode != 0:
-        fn(*args)

@@ -20,7 +20,7 @@ from perfxl.model import Limits, Options
 from perfxl.parallel import WorkerLost, parallel_map
 from perfxl.read.intake import discover
 from perfxl.run import pipeline, worker
-from perfxl.run.worker import WorkerError, WorkerPool, finish, in_background
+from perfxl.run.worker import WorkerError, WorkerPool
 
 # Workers are started by the forkserver (spawned on Windows), so a monkeypatch in this process
 # never reaches them: the readers below are module-level functions the pool is given.
@@ -115,7 +115,7 @@ def test_options_and_rubric_travel_to_workers():
     assert back == options and back.rubric == RUBRIC and back.adjustments["T001"]["A1"].score == Decimal("4.5")
 
 
-# -- parallel_map, in_background -------------------------------------------------------------
+# -- parallel_map -------------------------------------------------------------
 
 
 class PathError(Exception):
@@ -189,39 +189,24 @@ def _write_or_fail(path: str) -> None:
     Path(path).write_text("ok", encoding="utf-8")
 
 
-def test_in_background_fails_non_zero_and_finish_shows_the_error_here(tmp_path):
-    missing = str(tmp_path / "no" / "such" / "file.txt")
-    proc = in_background(_write_or_fail, missing)
-    proc.join(timeout=30)
-    assert proc.exitcode == 1
-    with pytest.raises(FileNotFoundError):
-        finish(proc, _write_or_fail, missing)
-    ok = str(tmp_path / "ok.txt")
-    proc = in_background(_write_or_fail, ok)
-    finish(proc, _write_or_fail, ok)
-    assert proc.exitcode == 0 and Path(ok).read_text(encoding="utf-8") == "ok"
-
-
 QUIET = textwrap.dedent("""
     import sys
     from perfxl.parallel import parallel_map
-    from perfxl.run.worker import finish, in_background
+    from perfxl.pool import InThread
 
 
-    def fail(n):
+    def fail(n, cancelled=None):
         raise OSError(28, "No space left on device", f"out/{n}")
 
 
     if __name__ == "__main__":
-        proc = in_background(fail, 1)
-        proc.join()
-        print("background exit", proc.exitcode)
+        job = InThread(fail, 1)
         try:
             parallel_map(fail, range(8), jobs=2, per_process=2)
         except OSError as exc:
             print("map raised here", exc.errno)
         try:
-            finish(proc, fail, 1)
+            job.finish()
         except OSError as exc:
             print("finish raised here", exc.errno)
 """)
@@ -232,7 +217,7 @@ def test_no_child_prints_a_traceback(tmp_path):
     script = tmp_path / "quiet.py"
     script.write_text(QUIET, encoding="utf-8")
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
-    assert done.stdout.splitlines() == ["background exit 1", "map raised here 28", "finish raised here 28"]
+    assert done.stdout.splitlines() == ["map raised here 28", "finish raised here 28"]
     assert done.stderr == ""
 
 
@@ -246,7 +231,7 @@ PARENT = textwrap.dedent("""
     from perfxl.parallel import parallel_map
     from perfxl.read.intake import Candidate
     from perfxl.run.pipeline import process_file
-    from perfxl.run.worker import WorkerPool, in_background
+    from perfxl.run.worker import WorkerPool
     from perfxl.spec.rubric import load_rubric
 
 
@@ -267,7 +252,6 @@ PARENT = textwrap.dedent("""
         threading.Thread(target=read_fifos, args=(folder,), daemon=True).start()
         threading.Thread(target=parallel_map, args=(nap, [600] * 4), kwargs={"jobs": 2, "per_process": 1},
                          daemon=True).start()
-        in_background(nap, 600)
         print("started", flush=True)
         time.sleep(600)
 """)
@@ -296,11 +280,11 @@ def test_every_child_dies_with_its_parent_after_kill_9(tmp_path):
         assert parent.stdout.readline().strip() == "started"
         me = psutil.Process(parent.pid)
         deadline = time.monotonic() + 30
-        # 2 readers + 2 renderers + 1 background job, the forkserver and the resource tracker
-        while len(children := me.children(recursive=True)) < 7 and time.monotonic() < deadline:
+        # 2 readers + 2 renderers, the forkserver and the resource tracker
+        while len(children := me.children(recursive=True)) < 6 and time.monotonic() < deadline:
             time.sleep(0.1)
         pids = [c.pid for c in children]
-        assert len(pids) >= 7, [c.cmdline() for c in children]
+        assert len(pids) >= 6, [c.cmdline() for c in children]
     finally:
         parent.send_signal(signal.SIGKILL)
         parent.wait()

@@ -15,12 +15,11 @@ from pathlib import Path
 from perfxl.findings import Finding
 from perfxl.model import FileResult
 from perfxl.parallel import default_jobs
-from perfxl.pool import RLIMIT, Lost, Pool, RemoteTraceback, WorkerError, cancel, finish, in_background, warm_up
+from perfxl.pool import RLIMIT, Lost, Pool, RemoteTraceback, WorkerError, warm_up
 from perfxl.read.badfile import describe
 from perfxl.read.intake import Candidate
 
-__all__ = ["RemoteTraceback", "WorkerError", "WorkerPool", "cancel", "default_jobs", "finish", "in_background",
-           "warm_up"]
+__all__ = ["RemoteTraceback", "WorkerError", "WorkerPool", "default_jobs", "warm_up"]
 
 
 # -- reading unit files --------------------------------------------------------------------

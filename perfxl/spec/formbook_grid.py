@@ -113,13 +113,13 @@ def number_of(value: object) -> Decimal | None:
     return number if number.is_finite() and len(text) <= 20 else None
 
 
-
 def _cell(row: int, col: int) -> str:
     """A1 address of a 0-based row and column; xlsxwriter imported when a problem is placed (it is
     50 ms of every start-up otherwise: `perfxl check` loads the forms but writes no workbook)."""
     from xlsxwriter.utility import xl_col_to_name
 
     return f"{xl_col_to_name(col)}{row + 1}"
+
 
 @dataclass
 class Table:

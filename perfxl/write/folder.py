@@ -75,8 +75,9 @@ class Entry:
     size: int
     sha256: str
     key: str = ""
-    #: writer.stamp of the file as written, when the system gives one: the file still has it only
-    #: if nobody changed it, so it need not be hashed to be known as perfxl's
+    #: writer.stamp of the file as perfxl wrote it (taken by _vouch when the writes are folded), when
+    #: the system gives one: the file still has it only if nobody changed it, so it need not be
+    #: hashed to be known as perfxl's
     stamp: tuple[int, ...] | None = None
 
 
@@ -86,7 +87,7 @@ STAMP_SETTLE_NS = 50_000_000
 
 
 def _stamp(raw: object) -> tuple[int, ...] | None:
-    """A stamp as journaled or listed (anything else, as from an edited manifest, is none)."""
+    """A stamp as the manifest lists it (anything else, as from an edited manifest, is none)."""
     if isinstance(raw, list) and len(raw) == 4 and all(type(v) is int for v in raw):
         return tuple(raw)
     return None

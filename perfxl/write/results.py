@@ -232,14 +232,13 @@ def spool_json(batch: BatchResult, memo=None) -> BinaryIO:
     return spool
 
 
-def write_results(batch: BatchResult, out: Path | OutputFolder, memo=None, text: str | None = None,
-                  spool: BinaryIO | None = None) -> Path:
-    """Write results.json atomically and return its path. `text` (to_json's) or `spool`
-    (spool_json's, closed here), when the caller made it earlier."""
+def write_results(batch: BatchResult, out: Path | OutputFolder, memo=None, spool: BinaryIO | None = None) -> Path:
+    """Write results.json atomically and return its path. `spool`: spool_json's (closed here),
+    when the caller made the text earlier."""
     folder = OutputFolder.of(out)
     rel = folder.target("results.json")
     if spool is None:
-        folder.writer().write_text(rel, to_json(batch, memo) if text is None else text)
+        folder.writer().write_text(rel, to_json(batch, memo))
     else:
         try:
             with folder.writer().path(rel) as tmp, tmp.open("wb") as fh:
